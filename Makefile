@@ -1,0 +1,31 @@
+# Two commands for a fresh machine:  make run   |   make test
+# Both create .venv on first use. torch is installed first from the local CPU build
+# (a plain install of sentence-transformers would pull a multi-GB CUDA torch).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-citebot
+
+.PHONY: run test setup lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/citebot
+
+lint: $(STAMP)
+	$(BIN)/ruff check index bot tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""citebot's answering core: news articles in, exact cited sentences out.
+
+The API the bot (and anyone else) uses::
+
+    from index import Index, build, index_settings
+
+    settings = index_settings()            # CITEBOT_* environment and citebot.toml
+    report = build(settings)               # atomic, incremental; BuildInProgress if one runs
+    idx = Index.open(settings)             # IndexNotFound / IndexDamaged on user errors
+    answer = idx.answer("Who leads the National Rally?")
+    for c in answer.citations:
+        print(c.text, c.title, c.paragraph, c.sentence, c.start, c.end)
+
+Heavy modules (torch, faiss) are imported only when an index is opened or built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from index.errors import ArticleRejected, BuildInProgress, IndexDamaged, IndexError_, IndexNotFound
+from index.settings import IndexSettings, SettingsError, index_settings
+from index.types import (
+    SHARED,
+    Answer,
+    ArticleInfo,
+    BuildProgress,
+    BuildReport,
+    Citation,
+    SkippedFile,
+    Source,
+)
+
+if TYPE_CHECKING:
+    from index.builder import add_article, build
+    from index.engine import Index
+
+_LAZY = {"Index": "index.engine", "build": "index.builder", "add_article": "index.builder"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)
+
+
+__all__ = [
+    "SHARED", "Answer", "ArticleInfo", "ArticleRejected", "BuildInProgress", "BuildProgress",
+    "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
+    "IndexSettings", "SettingsError", "SkippedFile", "Source", "add_article", "build",
+    "index_settings",
+]

@@ -1,0 +1,301 @@
+"""Building an index version: read articles, split sentences, embed, write, switch atomically.
+
+Unchanged articles (same content hash, same model) reuse the previous version's
+sentences and embeddings. Only one build runs at a time (a file lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index import lexical, segment, store, versions
+from index.embed import load_encoder, model_label
+from index.errors import ArticleRejected, BuildInProgress, IndexDamaged, IndexNotFound
+from index.settings import IndexSettings
+from index.sources import Article, Unreadable, parse_html, parse_text, read_sources, suffix_of
+from index.types import SHARED, BuildProgress, BuildReport, ProgressCallback, Source
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when the on-disk layout changes; older versions are then not reused
+SHARED_DIR = "_shared"
+
+
+def passage_text(title: str, previous: str, sentence: str) -> str:
+    """What the passage view embeds: the sentence in its immediate context."""
+    return " ".join(part for part in (f"{title}.", previous, sentence) if part)
+
+
+def context_text(title: str, previous: str, sentence: str, following: str) -> str:
+    return " ".join(part for part in (title, previous, sentence, following) if part)
+
+
+def articles_dir(settings: IndexSettings, collection: str = SHARED) -> Path:
+    return settings.data_dir / "articles" / (collection or SHARED_DIR)
+
+
+def configured_sources(settings: IndexSettings) -> list[Source]:
+    """The configured sources plus every article added with `add_article`."""
+    found = [Source(Path(p), SHARED) for p in settings.sources]
+    added = settings.data_dir / "articles"
+    if added.is_dir():
+        for folder in sorted(p for p in added.iterdir() if p.is_dir()):
+            found.append(Source(folder, SHARED if folder.name == SHARED_DIR else folder.name))
+    return found
+
+
+@contextmanager
+def build_lock(data_dir: Path) -> Iterator[None]:
+    from filelock import FileLock, Timeout
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(data_dir / "build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BuildInProgress(f"a build of {data_dir} is already running; "
+                              "wait for it to finish") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass
+class _Previous:
+    """What a build may reuse from the current version."""
+
+    version: Path | None
+    manifest: dict[str, object]
+    by_hash: dict[str, tuple[store.ArticleRow, list[store.SentenceRow]]]
+    sentences: np.ndarray | None
+    passages: np.ndarray | None
+
+
+def _load_previous(settings: IndexSettings) -> _Previous:
+    empty = _Previous(None, {}, {}, None, None)
+    try:
+        version = versions.current_version(settings.data_dir)
+        manifest = store.read_manifest(version)
+        if (manifest.get("format") != FORMAT
+                or manifest.get("model") != model_label(settings.model)):
+            return empty
+        db = store.open_readonly(version / "meta.sqlite")
+        try:
+            articles = store.load_articles(db)
+            table = store.load_sentence_table(db)
+        finally:
+            db.close()
+        sentences = np.load(version / "sentences.npy", mmap_mode="r")
+        passages = np.load(version / "passages.npy", mmap_mode="r")
+    except (IndexNotFound, IndexDamaged, OSError, ValueError) as exc:
+        log.info("not reusing the previous version: %s", exc)
+        return empty
+    by_hash: dict[str, tuple[store.ArticleRow, list[store.SentenceRow]]] = {}
+    for a in articles:
+        rows = [store.SentenceRow(a.first_row + i, a.id, *table[a.first_row + i][1:])
+                for i in range(a.n_sentences)]
+        by_hash[a.content_hash] = (a, rows)
+    return _Previous(version, manifest, by_hash, sentences, passages)
+
+
+def _faiss_index(vectors: np.ndarray, kind: str):  # type: ignore[no-untyped-def]
+    import faiss
+
+    dim = vectors.shape[1]
+    if kind == "auto":
+        kind = "hnsw" if len(vectors) >= 200_000 else "flat"
+    if kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = 80
+    else:
+        inner = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIDMap2(inner)
+    index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+    return index
+
+
+def build(settings: IndexSettings, progress: ProgressCallback | None = None,
+          sources: list[Source] | None = None) -> BuildReport:
+    """Build a new version from `sources` (default: the configured ones) and switch to it.
+
+    Raises BuildInProgress when another build runs. If nothing changed since the current
+    version, no new version is made (`report.unchanged`).
+    """
+    started = time.perf_counter()
+    report = progress or (lambda p: None)
+    with build_lock(settings.data_dir):
+        versions.remove_stale(settings.data_dir, keep=None)
+        todo = sources if sources is not None else configured_sources(settings)
+        report(BuildProgress("reading", 0, len(todo)))
+        articles, skipped = read_sources([(s.path, s.collection) for s in todo],
+                                         int(settings.max_file_mb * 1_000_000))
+        report(BuildProgress("reading", len(todo), len(todo)))
+        previous = _load_previous(settings)
+
+        fingerprint = [f"{a.collection}\t{a.doc_id}\t{a.content_hash}\t{a.source}"
+                       for a in articles]
+        if previous.version is not None and previous.manifest.get("fingerprint") == fingerprint:
+            return BuildReport(previous.version.name, len(articles),
+                               int(str(previous.manifest.get("sentences", 0))), 0,
+                               len(articles), tuple(skipped),
+                               time.perf_counter() - started, unchanged=True)
+
+        name = versions.next_version_name(settings.data_dir)
+        work = versions.versions_dir(settings.data_dir) / f".building-{name}-{os.getpid()}"
+        work.mkdir(parents=True)
+        try:
+            counts = _write_version(settings, work, articles, previous, report)
+            store.write_manifest(work, {
+                "format": FORMAT, "version": name, "model": model_label(settings.model),
+                "articles": len(articles), "sentences": counts[0],
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "fingerprint": fingerprint,
+            })
+            final = versions.versions_dir(settings.data_dir) / name
+            work.rename(final)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        versions.switch_to(settings.data_dir, final)
+        versions.remove_stale(settings.data_dir, keep=final)
+        return BuildReport(name, len(articles), counts[0], counts[1],
+                           len(articles) - counts[1], tuple(skipped),
+                           time.perf_counter() - started)
+
+
+def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
+                   previous: _Previous, report: ProgressCallback) -> tuple[int, int]:
+    """Write everything but the manifest into `work`; returns (sentences, embedded articles)."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    db = store.create(work / "meta.sqlite")
+    rows: list[store.SentenceRow] = []
+    titles: list[str] = []
+    reuse: list[tuple[int, int, int]] = []  # (new first row, old first row, count)
+    to_embed: list[int] = []  # new rows that need embeddings
+    embedded_articles = 0
+    for article_id, article in enumerate(articles):
+        first = len(rows)
+        old = previous.by_hash.get(article.content_hash)
+        if old is not None:
+            old_article, old_rows = old
+            new_rows = [store.SentenceRow(first + i, article_id, r.paragraph, r.sentence,
+                                          r.start, r.end, r.text)
+                        for i, r in enumerate(old_rows)]
+            reuse.append((first, old_article.first_row, len(old_rows)))
+        else:
+            new_rows = [store.SentenceRow(first + i, article_id, s.paragraph, s.sentence,
+                                          s.start, s.end, s.text)
+                        for i, s in enumerate(segment.sentences(article.text))]
+            to_embed.extend(range(first, first + len(new_rows)))
+            embedded_articles += 1
+        rows.extend(new_rows)
+        titles.extend([article.title] * len(new_rows))
+        store.insert_article(db, store.ArticleRow(
+            article_id, article.doc_id, article.collection, article.title, article.url,
+            article.published, article.author, article.source, article.text,
+            article.content_hash, now, first, len(new_rows)), new_rows)
+    db.commit()
+    db.close()
+
+    texts = [r.text for r in rows]
+    n = len(rows)
+    encoder = load_encoder(settings.model, settings.threads, settings.batch_size) if to_embed \
+        else None
+    dim = encoder.dim if encoder else (previous.sentences.shape[1]
+                                       if previous.sentences is not None else 384)
+    sent_vecs = np.zeros((n, dim), dtype=np.float32)
+    pass_vecs = np.zeros((n, dim), dtype=np.float32)
+    for new_first, old_first, count in reuse:
+        assert previous.sentences is not None and previous.passages is not None
+        sent_vecs[new_first:new_first + count] = previous.sentences[old_first:old_first + count]
+        pass_vecs[new_first:new_first + count] = previous.passages[old_first:old_first + count]
+
+    def previous_text(i: int) -> str:
+        return texts[i - 1] if i > 0 and rows[i - 1].article == rows[i].article else ""
+
+    if encoder is not None:
+        step = max(1, settings.batch_size * 8)
+        report(BuildProgress("embedding", 0, len(to_embed)))
+        for start in range(0, len(to_embed), step):
+            chunk = to_embed[start:start + step]
+            sent_vecs[chunk] = encoder.encode([texts[i] for i in chunk])
+            pass_vecs[chunk] = encoder.encode(
+                [passage_text(titles[i], previous_text(i), texts[i]) for i in chunk])
+            report(BuildProgress("embedding", min(start + step, len(to_embed)), len(to_embed)))
+
+    report(BuildProgress("writing", 0, 1))
+    np.save(work / "sentences.npy", sent_vecs)
+    np.save(work / "passages.npy", pass_vecs)
+    import faiss
+
+    faiss.write_index(_faiss_index(sent_vecs, settings.faiss_index), str(work / "sentences.faiss"))
+    faiss.write_index(_faiss_index(pass_vecs, settings.faiss_index), str(work / "passages.faiss"))
+
+    sentence_tokens = [lexical.tokenize(t) for t in texts]
+    title_tokens = {a.title: lexical.tokenize(a.title) for a in articles}
+    context_tokens = []
+    for i, r in enumerate(rows):
+        tokens = list(title_tokens[titles[i]])
+        for j in (i - 1, i, i + 1):
+            if 0 <= j < n and rows[j].article == r.article:
+                tokens.extend(sentence_tokens[j])
+        context_tokens.append(tokens)
+    article_tokens = [title_tokens[a.title] + lexical.tokenize(a.text) for a in articles]
+    lexical.Lexicon.build(sentence_tokens, context_tokens, article_tokens).save(work / "lexicon")
+    report(BuildProgress("writing", 1, 1))
+    return n, embedded_articles
+
+
+# --- adding single articles ---------------------------------------------------------------
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+ADDABLE = {".txt", ".md", ".markdown", ".html", ".htm"}
+
+
+def safe_filename(filename: str) -> str:
+    """A plain file name: no directories, no leading dots, only safe characters."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = SAFE_NAME.sub("-", base).lstrip(".-") or "article"
+    return base[:120]
+
+
+def add_article(settings: IndexSettings, filename: str, data: bytes,
+                collection: str = SHARED) -> Path:
+    """Check an article file and store it among the added articles of `collection`.
+
+    It is indexed by the next `build`. Raises ArticleRejected with a message for the user.
+    """
+    name = safe_filename(filename)
+    kind = suffix_of(Path(name))
+    if kind not in ADDABLE:
+        raise ArticleRejected(f"{filename!r}: only .txt, .md and .html articles can be added")
+    if len(data) > settings.max_file_mb * 1_000_000:
+        raise ArticleRejected(f"{filename!r} is larger than the "
+                              f"{settings.max_file_mb:g} MB cap")
+    try:
+        article = (parse_html if kind in {".html", ".htm"} else parse_text)(Path(name), data)
+    except Unreadable as exc:
+        raise ArticleRejected(f"{filename!r}: {exc}") from None
+    if not segment.sentences(article.text):
+        raise ArticleRejected(f"{filename!r}: no sentences found")
+    if collection and not re.fullmatch(r"[0-9A-Za-z_-]{1,40}", collection):
+        raise ValueError(f"bad collection name {collection!r}")
+    folder = articles_dir(settings, collection)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    tmp = folder / f".{name}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,334 @@
+"""`citebot-index` (also `python -m index`): build, ask, list sources, evaluate, chat."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from index.errors import IndexError_, IndexNotFound
+from index.settings import IndexSettings, SettingsError, index_settings
+from index.types import SHARED, Answer, BuildProgress, BuildReport, Citation, Source
+
+if TYPE_CHECKING:
+    from index.engine import Index
+
+
+def _settings(ctx: click.Context) -> IndexSettings:
+    settings: IndexSettings = ctx.obj
+    return settings
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can cause end the command with their message, not a traceback."""
+    try:
+        yield
+    except (IndexError_, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the index lives (default: CITEBOT_DATA_DIR or ./data).")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
+    """Answer questions about news articles with the exact sentences that answer them.
+
+    Settings come from CITEBOT_* environment variables and citebot.toml
+    (see docs/SETTINGS.md).
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    with user_errors():
+        overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+        ctx.obj = index_settings(**overrides)
+
+
+# --- build ---------------------------------------------------------------------------------
+
+class ProgressBar:
+    """A tqdm bar per build stage."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.stage = ""
+
+    def __call__(self, p: BuildProgress) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if p.stage != self.stage:
+            self.close()
+            self.stage = p.stage
+            self.bar = tqdm(total=p.total, desc=p.stage, unit=" sentences"
+                            if p.stage == "embedding" else " steps", file=sys.stderr,
+                            leave=False)
+        if self.bar is not None:
+            self.bar.n = p.done
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def print_report(report: BuildReport) -> None:
+    if report.unchanged:
+        click.echo(f"Index {report.version} is up to date: {report.articles} articles, "
+                   f"{report.sentences} sentences.")
+    else:
+        click.echo(f"Built index {report.version}: {report.articles} articles, "
+                   f"{report.sentences} sentences ({report.embedded_articles} embedded, "
+                   f"{report.reused_articles} reused) in {report.seconds:.1f}s.")
+    for skipped in report.skipped:
+        click.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
+
+
+def run_build(settings: IndexSettings, sources: list[Source] | None = None,
+              show_progress: bool = True) -> BuildReport:
+    from index.builder import build
+
+    bar = ProgressBar(show_progress and sys.stderr.isatty())
+    try:
+        return build(settings, progress=bar, sources=sources)
+    finally:
+        bar.close()
+
+
+@cli.command("build")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--collection", default=SHARED, help="Collection the given paths belong to.")
+@click.pass_context
+def build_command(ctx: click.Context, paths: tuple[Path, ...], collection: str) -> None:
+    """Index articles (default: the configured sources) into a new version, atomically.
+
+    PATHS are files or folders of .txt, .md, .html and .jsonl(.gz) articles. Unchanged
+    articles reuse their embeddings; the previous version keeps serving until the switch.
+    """
+    settings = _settings(ctx)
+    sources = [Source(p, collection) for p in paths] if paths else None
+    with user_errors():
+        print_report(run_build(settings, sources))
+
+
+# --- ask ------------------------------------------------------------------------------------
+
+def open_index(settings: IndexSettings, build_if_missing: bool = False) -> Index:
+    from index.engine import Index
+
+    try:
+        return Index.open(settings)
+    except IndexNotFound:
+        if not build_if_missing:
+            raise
+        click.echo(f"No index in {settings.data_dir} yet; building it from "
+                   f"{', '.join(str(p) for p in settings.sources)} ...", err=True)
+        print_report(run_build(settings))
+        return Index.open(settings)
+
+
+def format_citation(n: int, c: Citation) -> str:
+    where = f"{c.title}, paragraph {c.paragraph}, sentence {c.sentence} " \
+            f"(characters {c.start}–{c.end})"
+    lines = [f"[{n}] “{c.text}”", f"    — {where}"]
+    if c.url:
+        lines.append(f"      {c.url}")
+    return "\n".join(lines)
+
+
+def format_answer(answer: Answer) -> str:
+    if answer.abstained:
+        text = "The indexed articles don't say."
+        if answer.closest is not None:
+            text += ("\nClosest sentence (not an answer):\n"
+                     + format_citation(1, answer.closest))
+        return text
+    return "\n".join(format_citation(i, c) for i, c in enumerate(answer.citations, 1))
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
+@click.option("--batch", type=click.File("r", encoding="utf-8"),
+              help="JSONL file of questions ({\"question\": ...} or a plain string a line).")
+@click.option("-k", "--max-citations", type=int, default=None, help="At most this many quotes.")
+@click.option("--collection", "collections", multiple=True,
+              help="Search only these collections (repeatable; '' is the shared one).")
+@click.pass_context
+def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
+        max_citations: int | None, collections: tuple[str, ...]) -> None:
+    """Answer QUESTION with the sentences that answer it, or say the articles don't."""
+    settings = _settings(ctx)
+    questions: list[str] = []
+    if batch is not None:
+        for lineno, line in enumerate(batch, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                raise click.ClickException(f"{batch.name}:{lineno}: not valid JSON") from None
+            text = item.get("question") if isinstance(item, dict) else item
+            if not isinstance(text, str):
+                raise click.ClickException(f"{batch.name}:{lineno}: no \"question\" string")
+            questions.append(text)
+    if question:
+        questions.append(question)
+    if not questions:
+        raise click.UsageError("give a QUESTION or --batch FILE")
+    with user_errors():
+        idx = open_index(settings, build_if_missing=True)
+        for i, q in enumerate(questions):
+            answer = idx.answer(q, k=max_citations, collections=collections or None)
+            if as_json:
+                click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+            else:
+                if len(questions) > 1:
+                    click.echo(("\n" if i else "") + f"Q: {q}")
+                click.echo(format_answer(answer))
+
+
+# --- sources --------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per article.")
+@click.pass_context
+def sources(ctx: click.Context, as_json: bool) -> None:
+    """List the indexed articles."""
+    with user_errors():
+        idx = open_index(_settings(ctx))
+        items = idx.sources()
+        for a in items:
+            if as_json:
+                click.echo(json.dumps(a.__dict__, ensure_ascii=False))
+            else:
+                coll = f" [{a.collection}]" if a.collection else ""
+                click.echo(f"{a.doc_id}{coll}: {a.title} — {a.sentences} sentences, "
+                           f"indexed {a.indexed_at}" + (f"\n    {a.url}" if a.url else ""))
+        if not as_json:
+            click.echo(f"{len(items)} articles, {idx.sentence_count} sentences, "
+                       f"index {idx.version}.")
+
+
+# --- eval -----------------------------------------------------------------------------------
+
+@cli.command("eval")
+@click.option("--limit", type=int, default=800, show_default=True,
+              help="Questions of the NYT dev split to ask (0: all).")
+@click.option("--offset", type=int, default=0, show_default=True)
+@click.option("--seed/--no-seed", default=True, help="Score seed_dev.jsonl.")
+@click.option("--nyt/--no-nyt", default=True, help="Score the NYT dev split.")
+@click.option("--leave-out/--no-leave-out", default=True,
+              help="Also ask each question without its own article (abstention figures).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: bool,
+                 leave_out: bool, as_json: bool) -> None:
+    """Score answer quality on the evaluation data (skipped cleanly when it is absent).
+
+    Indexes go to <data-dir>/eval-seed and <data-dir>/eval-nyt (reused when re-run).
+    """
+    from index import evaluate
+
+    settings = _settings(ctx)
+    folder = evaluate.eval_dir()
+    figures: dict[str, Any] = {}
+    with user_errors():
+        if seed and (folder / evaluate.SEED).is_file():
+            idx = evaluate.seed_index(replace(settings, data_dir=settings.data_dir / "eval-seed"))
+            results = evaluate.seed_results(idx, folder)
+            answerable = [r for r in results if r.answerable]
+            refused = [r for r in results if not r.answerable]
+            figures["seed"] = {
+                "answerable": len(answerable),
+                "top_citation_correct": sum(r.correct for r in answerable),
+                "unanswerable": len(refused),
+                "refused": sum(r.correct for r in refused),
+                "wrong": [r.id for r in results if not r.correct],
+            }
+        elif seed:
+            click.echo(f"seed: {folder / evaluate.SEED} not found, skipped", err=True)
+        if nyt and (folder / evaluate.NYT_DOCS).is_file():
+            nyt_settings = replace(settings, data_dir=settings.data_dir / "eval-nyt")
+            idx = evaluate.nyt_index(nyt_settings, folder, progress=ProgressBar(
+                sys.stderr.isatty()))
+            questions = evaluate.nyt_questions(folder)[offset:]
+            if limit:
+                questions = questions[:limit]
+            started = time.perf_counter()
+            results = list(evaluate.nyt_results(idx, questions, leave_out))
+            scores = evaluate.summarize(results, settings.abstain_threshold)
+            figures["nyt"] = scores.to_json() | {
+                "offset": offset, "sentences": idx.sentence_count,
+                "articles": idx.article_count,
+                "seconds_per_question": round((time.perf_counter() - started)
+                                              / max(1, len(results)), 4),
+            }
+        elif nyt:
+            click.echo(f"nyt: {folder / evaluate.NYT_DOCS} not found, skipped", err=True)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    if "seed" in figures:
+        s = figures["seed"]
+        click.echo(f"seed_dev: top citation correct {s['top_citation_correct']}/"
+                   f"{s['answerable']}, unanswerable refused {s['refused']}/"
+                   f"{s['unanswerable']}" + (f"; wrong: {', '.join(s['wrong'])}"
+                                             if s["wrong"] else ""))
+    if "nyt" in figures:
+        n = figures["nyt"]
+        click.echo(f"NYT dev ({n['questions']} questions from #{offset}, {n['articles']} "
+                   f"articles, {n['sentences']} sentences, whole corpus): MRR {n['mrr']:.3f}  "
+                   f"P@1 {n['p1']:.3f}  R@5 {n['r5']:.3f}")
+        if n["auroc"] is not None:
+            click.echo(f"abstention: AUROC {n['auroc']:.3f}; at threshold "
+                       f"{settings.abstain_threshold:g}: answered {n['answered']:.1%} of "
+                       f"answerable, refused {n['refused_without_article']:.1%} with the "
+                       "article left out")
+
+
+# --- chat -----------------------------------------------------------------------------------
+
+def chat_loop(settings: IndexSettings, stdin: Any = None) -> None:
+    """Terminal Q&A on the same engine as the bot; builds the index first if needed."""
+    stdin = stdin or sys.stdin
+    idx = open_index(settings, build_if_missing=True)
+    titles = ", ".join(a.title for a in idx.sources()[:3])
+    more = "" if idx.article_count <= 3 else f" and {idx.article_count - 3} more"
+    click.echo(f"citebot — ask about {titles}{more}. Empty line or Ctrl-D to quit.")
+    while True:
+        if stdin.isatty():
+            click.echo("? ", nl=False)
+        line = stdin.readline()
+        if not line or not line.strip():
+            return
+        click.echo(format_answer(idx.answer(line.strip())) + "\n")
+
+
+@cli.command()
+@click.pass_context
+def chat(ctx: click.Context) -> None:
+    """Ask questions in the terminal (the default when no Discord token is set)."""
+    with user_errors():
+        chat_loop(_settings(ctx))
+
+
+def main() -> None:
+    cli(prog_name="citebot-index")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Errors a user can cause; callers show `str(exc)` as it is."""
+
+
+class IndexError_(Exception):
+    """Base class: the message names the file involved and what to run."""
+
+
+class IndexNotFound(IndexError_):
+    """No index has been built yet in the data directory."""
+
+
+class IndexDamaged(IndexError_):
+    """An index file is missing or corrupt."""
+
+
+class BuildInProgress(IndexError_):
+    """Another build holds the lock."""
+
+
+class ArticleRejected(IndexError_):
+    """An article offered to `add_article` cannot be used (empty, binary, too large...)."""

@@ -1,0 +1,171 @@
+"""The quality harness: ReQA-style sentence retrieval scores and abstention figures.
+
+Data is read from the evaluation folder (default `../shared/eval`, setting
+`CITEBOT_EVAL_DIR`) and never copied into the project.
+
+- NYT dev split: every question asked against the whole corpus; a hit is a cited sentence
+  whose character span overlaps the answer span. MRR, P@1, R@5. Abstention: each question
+  asked again with its own article left out, where the right reply is to abstain; AUROC of
+  the confidence, and the answer/abstain rates at the configured threshold.
+- seed_dev.jsonl: questions about the bundled article; the top citation must match a gold
+  sentence, and unanswerable questions must be refused.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from index.builder import build
+from index.engine import Index
+from index.settings import BUNDLED_CORPUS, IndexSettings
+from index.types import Source
+
+NYT_DOCS = "nyt_dev_documents.jsonl.gz"
+NYT_QUESTIONS = "nyt_dev_questions.jsonl.gz"
+SEED = "seed_dev.jsonl"
+
+
+def eval_dir() -> Path:
+    default = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+    return Path(os.environ.get("CITEBOT_EVAL_DIR", str(default)))
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    question: str
+    rank: int | None  # 1-based rank of the first hit; None when no candidate hits
+    confidence: float  # with the whole corpus
+    confidence_without_article: float | None  # with its own article left out
+
+
+@dataclass(frozen=True)
+class Scores:
+    questions: int
+    mrr: float
+    p1: float
+    r5: float
+    auroc: float | None
+    answered: float  # share of answerable questions answered at the threshold
+    refused_without_article: float | None  # share refused when the article is left out
+
+    def to_json(self) -> dict[str, object]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def auroc(positive: list[float], negative: list[float]) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pos = np.asarray(positive)
+    neg = np.asarray(negative)
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    values = np.concatenate([pos, neg])
+    order = values.argsort(kind="mergesort")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    for v in np.unique(values):  # average ranks of ties
+        tie = values == v
+        ranks[tie] = ranks[tie].mean()
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def summarize(results: list[QuestionResult], threshold: float) -> Scores:
+    n = len(results)
+    rr = [1.0 / r.rank if r.rank else 0.0 for r in results]
+    conf_in = [r.confidence for r in results]
+    conf_out = [r.confidence_without_article for r in results
+                if r.confidence_without_article is not None]
+    return Scores(
+        questions=n,
+        mrr=float(np.mean(rr)) if n else 0.0,
+        p1=float(np.mean([r.rank == 1 for r in results])) if n else 0.0,
+        r5=float(np.mean([r.rank is not None and r.rank <= 5 for r in results])) if n else 0.0,
+        auroc=auroc(conf_in, conf_out) if conf_out else None,
+        answered=float(np.mean([c >= threshold for c in conf_in])) if n else 0.0,
+        refused_without_article=(float(np.mean([c < threshold for c in conf_out]))
+                                 if conf_out else None),
+    )
+
+
+# --- NYT dev split --------------------------------------------------------------------------
+
+def nyt_questions(folder: Path) -> list[dict[str, object]]:
+    with gzip.open(folder / NYT_QUESTIONS, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def nyt_index(settings: IndexSettings, folder: Path,
+              progress: Callable[[object], None] | None = None) -> Index:
+    """Index the NYT documents into `settings.data_dir` (incremental: fast when re-run)."""
+    build(settings, progress=progress, sources=[Source(folder / NYT_DOCS)])  # type: ignore[arg-type]
+    return Index.open(settings)
+
+
+def nyt_results(index: Index, questions: list[dict[str, object]],
+                leave_out: bool = True) -> Iterator[QuestionResult]:
+    docs = {a.doc_id: i for i, a in enumerate(index.articles)}
+    for q in questions:
+        doc_id = str(q["doc_id"])
+        a_start = int(q["answer_start"])  # type: ignore[call-overload]
+        a_end = a_start + len(str(q["answer"]))
+        article = docs[doc_id]
+        ranking = index.rank(str(q["question"]))
+        rank = None
+        for position, row in enumerate(ranking.rows, 1):
+            r = index.rows[int(row)]
+            if r.article == article and r.start < a_end and a_start < r.end:
+                rank = position
+                break
+        without = None
+        if leave_out:
+            without = index.rank(str(q["question"]),
+                                 index.allowed_rows(exclude_doc_ids={doc_id})).confidence
+        yield QuestionResult(str(q["question"]), rank, ranking.confidence, without)
+
+
+# --- seed questions about the bundled article ----------------------------------------------
+
+def _norm(text: str) -> str:
+    text = text.replace("“", '"').replace("”", '"').replace("’", "'").replace("‘", "'")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    id: str
+    question: str
+    answerable: bool
+    correct: bool
+    abstained: bool
+    top: str | None
+
+
+def seed_results(index: Index, folder: Path) -> list[SeedResult]:
+    out = []
+    for line in (folder / SEED).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        answer = index.answer(item["question"])
+        gold = {_norm(g) for g in item["gold"]}
+        top = answer.citations[0].text if answer.citations else None
+        if item["answerable"]:
+            correct = top is not None and _norm(top) in gold
+        else:
+            correct = answer.abstained
+        out.append(SeedResult(item["id"], item["question"], bool(item["answerable"]), correct,
+                              answer.abstained, top))
+    return out
+
+
+def seed_index(settings: IndexSettings) -> Index:
+    seed_settings = replace(settings, data_dir=settings.data_dir)
+    build(seed_settings, sources=[Source(BUNDLED_CORPUS)])
+    return Index.open(seed_settings)

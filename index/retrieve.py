@@ -1,0 +1,212 @@
+"""How an answer is chosen: candidate sentences, their evidence, one fused score, abstention.
+
+1. Candidates: the nearest sentences and passages in the FAISS indexes, the best BM25
+   sentences and contexts, and every sentence of the best-matching articles.
+2. Evidence for each candidate, each turned into a z-score against a fixed sample of the
+   corpus (so scores mean the same whatever the candidate set):
+   dense similarity of the sentence alone, of its passage (title + previous sentence +
+   sentence), of its best neighbour, and of its article's best sentence; BM25 of the
+   sentence, of its context (title + neighbours) and of its article, and of its best
+   neighbour; the IDF-weighted share of the question's words found in the sentence and in
+   its context.
+3. The fused score is a weighted sum; the top sentences are cited.
+4. Abstention: a logistic model over the top candidate's fused score, margin, raw dense
+   similarity and word coverage (sentence, context, article) gives a confidence in 0..1.
+
+The weights were fitted on questions 800–1499 of the NYT dev split and are reported on
+questions 0–799 (`citebot-index eval`); `benchmarks/fit_weights.py` refits them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.lexical import Lexicon
+
+FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
+            "c_sent", "c_ctx")
+
+#: fused score = WEIGHTS · z-scored features
+WEIGHTS = np.array([0.30, 0.30, 0.10, 0.10, 0.10, 0.20, 0.25, 0.05, 0.10, 0.15],
+                   dtype=np.float32)
+
+ABSTAIN_FEATURES = ("fused", "margin", "d_sent", "c_sent", "c_ctx", "c_doc")
+#: confidence = sigmoid(ABSTAIN_COEF · abstain features + ABSTAIN_BIAS)
+ABSTAIN_COEF = np.array([0.25, 0.5, 8.0, 1.0, 3.0, 2.0], dtype=np.float32)
+ABSTAIN_BIAS = -6.0
+
+DENSE_CANDIDATES = 100
+LEXICAL_CANDIDATES = 100
+TOP_ARTICLES = 3
+ARTICLE_ROWS_CAP = 400
+SAMPLE_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Candidates best first: `rows` (sentence rows), `scores` (fused), and the confidence
+    that the best one answers the question."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    confidence: float
+    abstain_features: np.ndarray
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Evidence for a set of rows: `features[i]` (z-scored, in FEATURES order) for `rows[i]`."""
+
+    rows: np.ndarray
+    features: np.ndarray
+    raw: np.ndarray
+    coverage_article: np.ndarray
+
+
+def sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+class Ranker:
+    def __init__(self, sentences: np.ndarray, passages: np.ndarray, faiss_sentences: object,
+                 faiss_passages: object, lexicon: Lexicon, row_article: np.ndarray,
+                 article_first_row: np.ndarray, article_rows: np.ndarray) -> None:
+        self.sentences = sentences
+        self.passages = passages
+        self.faiss = {"sentences": faiss_sentences, "passages": faiss_passages}
+        self.lexicon = lexicon
+        self.row_article = row_article
+        self.article_first_row = article_first_row
+        self.article_rows = article_rows
+        n = len(row_article)
+        self.n = n
+        same_prev = np.zeros(n, dtype=bool)
+        if n > 1:
+            same_prev[1:] = row_article[1:] == row_article[:-1]
+        self.has_prev = same_prev
+        self.has_next = np.zeros(n, dtype=bool)
+        if n > 1:
+            self.has_next[:-1] = same_prev[1:]
+        rng = np.random.default_rng(0)
+        self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False)) \
+            if n else np.zeros(0, dtype=np.int64)
+
+    # --- candidates ---------------------------------------------------------------------
+    def _dense_hits(self, name: str, q: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+        import faiss
+
+        k = min(DENSE_CANDIDATES, self.n)
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        index = self.faiss[name]
+        params = None
+        if allowed is not None:
+            ids = np.flatnonzero(allowed).astype(np.int64)
+            if len(ids) == 0:
+                return ids
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+        _, found = index.search(q[None, :], k, params=params)  # type: ignore[attr-defined]
+        hits = found[0]
+        return hits[hits >= 0]
+
+    @staticmethod
+    def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        k = min(k, len(scores))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        top = np.argpartition(-scores, k - 1)[:k]
+        return top[np.isfinite(scores[top]) & (scores[top] > 0)]
+
+    def candidates(self, question: str, q: np.ndarray,
+                   allowed: np.ndarray | None = None) -> tuple[Candidates, Candidates]:
+        """(pool, sample): evidence for the candidate rows and for the reference sample."""
+        terms = self.lexicon.query(question)
+        b_sent_all = self.lexicon.bm25_scores("sentence", terms)
+        b_ctx_all = self.lexicon.bm25_scores("context", terms)
+        b_doc_all = self.lexicon.bm25_scores("article", terms)
+
+        parts = [self._dense_hits("sentences", q, allowed),
+                 self._dense_hits("passages", q, allowed),
+                 self._top(b_sent_all, LEXICAL_CANDIDATES, allowed),
+                 self._top(b_ctx_all, LEXICAL_CANDIDATES, allowed)]
+        doc_scores = b_doc_all.copy()
+        if allowed is not None:
+            allowed_articles = np.zeros(len(doc_scores), dtype=bool)
+            allowed_articles[self.row_article[allowed]] = True
+            doc_scores[~allowed_articles] = -np.inf
+        for a in self._top(doc_scores, TOP_ARTICLES, None):
+            first = self.article_first_row[a]
+            parts.append(np.arange(first, first + min(self.article_rows[a], ARTICLE_ROWS_CAP)))
+        pool = np.unique(np.concatenate(parts).astype(np.int64)) if parts else np.zeros(0, int)
+        if allowed is not None:
+            pool = pool[allowed[pool]]
+        sample = self.sample if allowed is None else self.sample[allowed[self.sample]]
+        if len(sample) < 2:
+            sample = pool
+
+        both = np.concatenate([pool, sample])
+        prev_rows = np.where(self.has_prev[both], both - 1, both)
+        next_rows = np.where(self.has_next[both], both + 1, both)
+        d_sent = self.sentences[both] @ q
+        d_prev = np.where(self.has_prev[both], self.sentences[prev_rows] @ q, -1.0)
+        d_next = np.where(self.has_next[both], self.sentences[next_rows] @ q, -1.0)
+        d_nb = np.maximum(d_prev, d_next)
+        d_nb = np.where(d_nb < -0.5, d_sent, d_nb)  # a one-sentence article: its own score
+        b_prev = np.where(self.has_prev[both], b_sent_all[prev_rows], 0.0)
+        b_next = np.where(self.has_next[both], b_sent_all[next_rows], 0.0)
+        # an article's best sentence among the rows we looked at
+        articles = self.row_article[both]
+        docmax = np.full(len(self.article_rows), -1.0, dtype=np.float32)
+        np.maximum.at(docmax, articles, np.maximum(d_sent, d_nb))
+        raw = np.stack([
+            d_sent,
+            self.passages[both] @ q,
+            d_nb,
+            docmax[articles],
+            b_sent_all[both],
+            b_ctx_all[both],
+            b_doc_all[articles],
+            np.maximum(b_prev, b_next),
+            self.lexicon.coverage("sentence", terms, both),
+            self.lexicon.coverage("context", terms, both),
+        ], axis=1).astype(np.float32)
+        cov_article = self.lexicon.coverage("article", terms, articles)
+
+        ref = raw[len(pool):]
+        mean = ref.mean(axis=0)
+        std = ref.std(axis=0)
+        z = (raw - mean) / np.where(std > 1e-6, std, 1.0)
+        n_pool = len(pool)
+        return (Candidates(pool, z[:n_pool], raw[:n_pool], cov_article[:n_pool]),
+                Candidates(sample, z[n_pool:], raw[n_pool:], cov_article[n_pool:]))
+
+    # --- ranking ------------------------------------------------------------------------
+    def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
+             weights: np.ndarray = WEIGHTS) -> Ranking:
+        pool, _ = self.candidates(question, q, allowed)
+        if len(pool.rows) == 0:
+            return Ranking(pool.rows, np.zeros(0, dtype=np.float32), 0.0,
+                           np.zeros(len(ABSTAIN_FEATURES), dtype=np.float32))
+        fused = pool.features @ weights
+        order = np.argsort(-fused, kind="stable")
+        x = abstain_features(pool, fused, order)
+        confidence = sigmoid(float(x @ ABSTAIN_COEF) + ABSTAIN_BIAS)
+        return Ranking(pool.rows[order], fused[order], confidence, x)
+
+
+def abstain_features(pool: Candidates, fused: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """ABSTAIN_FEATURES of the top candidate (raw similarity and coverage, not z-scores)."""
+    top = order[0]
+    margin = fused[top] - fused[order[1]] if len(order) > 1 else fused[top]
+    return np.array([
+        fused[top],
+        margin,
+        pool.raw[top, FEATURES.index("d_sent")],
+        pool.raw[top, FEATURES.index("c_sent")],
+        pool.raw[top, FEATURES.index("c_ctx")],
+        pool.coverage_article[top],
+    ], dtype=np.float32)

@@ -1,0 +1,121 @@
+"""Settings of the answering core, read from `CITEBOT_*` environment variables and an
+optional TOML file (`CITEBOT_CONFIG`, default `./citebot.toml`). The environment wins.
+
+Every setting is documented in `docs/SETTINGS.md`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
+
+BUNDLED_CORPUS = Path(__file__).parent / "corpus"
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used (a user error: shown, not raised further)."""
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    data_dir: Path = Path("data")
+    """Where index versions live (one sub-folder per version, plus the CURRENT pointer)."""
+    sources: tuple[Path, ...] = (BUNDLED_CORPUS,)
+    """Files and folders that `build` reads; the bundled sample article by default."""
+    model: str = ""
+    """A sentence-transformers model name or path; empty means the packaged all-MiniLM-L6-v2."""
+    threads: int = 1
+    """torch threads used for embedding (the machine is shared)."""
+    batch_size: int = 64
+    max_file_mb: float = 20.0
+    """Files larger than this are skipped with a line in the build report."""
+    abstain_threshold: float = 0.5
+    """Answers whose confidence (0..1) falls below this are refused as "the articles don't say"."""
+    max_citations: int = 3
+    """At most this many sentences are quoted in one answer."""
+    faiss_index: str = "auto"
+    """'flat' (exact), 'hnsw' (approximate, for very large corpora) or 'auto' (hnsw from 200k)."""
+    fetch_allow_private: bool = False
+    """Allow fetching URLs that resolve to loopback, private or link-local addresses."""
+    fetch_max_mb: float = 5.0
+    fetch_timeout: float = 15.0
+
+
+def _convert(name: str, raw: Any, typ: Any) -> Any:
+    try:
+        if typ is Path:
+            return Path(str(raw)).expanduser()
+        if typ == tuple[Path, ...]:
+            items = raw if isinstance(raw, list) else [p for p in str(raw).split(os.pathsep) if p]
+            return tuple(Path(str(p)).expanduser() for p in items)
+        if typ == tuple[int, ...]:
+            items = raw if isinstance(raw, list) else [p for p in str(raw).split(",") if p.strip()]
+            return tuple(int(p) for p in items)
+        if typ == tuple[str, ...]:
+            items = raw if isinstance(raw, list) else [p for p in str(raw).split(",") if p.strip()]
+            return tuple(str(p).strip() for p in items)
+        if typ is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(text)
+        if typ is int:
+            return int(raw)
+        if typ is float:
+            return float(raw)
+        if typ is str or typ == (str | None):
+            return None if raw is None else str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r}: cannot use {raw!r} ({exc})") from None
+    raise TypeError(f"unsupported setting type {typ!r} for {name}")
+
+
+def load(cls: type[T], env: Mapping[str, str] | None = None, prefix: str = "CITEBOT_",
+         section: str | None = None, **overrides: Any) -> T:
+    """Build the settings dataclass `cls` from the TOML file, then the environment, then
+    keyword overrides. Unknown keys in the TOML file are an error (a typo must not pass)."""
+    env = os.environ if env is None else env
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+
+    config = Path(env.get(prefix + "CONFIG", "citebot.toml")).expanduser()
+    if config.is_file():
+        try:
+            table: dict[str, Any] = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{config}: {exc}") from None
+        if section is not None:
+            table = table.get(section, {})
+        else:
+            table = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        for key, raw in table.items():
+            if key not in names:
+                raise SettingsError(f"{config}: unknown setting {key!r}")
+            values[key] = _convert(key, raw, hints[key])
+
+    for name in names:
+        raw_env = env.get(prefix + name.upper())
+        if raw_env is not None:
+            values[name] = _convert(name, raw_env, hints[name])
+    values.update(overrides)
+    return cls(**values)
+
+
+def index_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> IndexSettings:
+    """The core's settings from the environment and `citebot.toml` (top-level keys)."""
+    return load(IndexSettings, env, **overrides)
+
+
+__all__ = ["IndexSettings", "SettingsError", "index_settings", "load", "BUNDLED_CORPUS", "field"]

@@ -1,0 +1,118 @@
+"""The small frozen records that cross the boundary between `index/` and its callers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The collection every server sees: the bundled and admin-chosen shared articles.
+SHARED = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted sentence and exactly where it comes from.
+
+    `text == article_text[start:end]` is verified before a citation is returned.
+    `paragraph` and `sentence` are 1-based; `sentence` counts within the paragraph.
+    """
+
+    doc_id: str
+    title: str
+    url: str | None
+    paragraph: int
+    sentence: int
+    start: int
+    end: int
+    text: str
+    score: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "url": self.url,
+            "paragraph": self.paragraph,
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `Index.answer` returns.
+
+    When `abstained` is true, `citations` is empty and `closest` may hold the best
+    sentence found, which is *not* an answer (for "closest match" displays).
+    """
+
+    question: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    confidence: float
+    closest: Citation | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "citations": [c.to_json() for c in self.citations],
+            "closest": self.closest.to_json() if self.closest else None,
+        }
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One indexed article, as listed by `Index.sources()`."""
+
+    doc_id: str
+    title: str
+    url: str | None
+    sentences: int
+    indexed_at: str
+    source: str
+    collection: str = SHARED
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file or folder of articles to index, and the collection its articles belong to."""
+
+    path: Path
+    collection: str = SHARED
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """Reported during a build: `stage` is 'reading', 'embedding' or 'writing'."""
+
+    stage: str
+    done: int
+    total: int
+
+
+ProgressCallback = Callable[[BuildProgress], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    version: str
+    articles: int
+    sentences: int
+    embedded_articles: int
+    reused_articles: int
+    skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
+    seconds: float = 0.0
+    unchanged: bool = False
+    """True when nothing changed since the current version, so no new version was made."""

@@ -1,0 +1,95 @@
+"""Index versions in the data directory and the CURRENT pointer that selects one.
+
+    <data_dir>/CURRENT            name of the version being served (replaced atomically)
+    <data_dir>/versions/v000003/  one complete version (see store.py)
+    <data_dir>/versions/.building-*/  a build in progress (removed if a build dies)
+    <data_dir>/build.lock         held by the one running build
+    <data_dir>/articles/<collection>/  articles added through `add_article`
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from index.errors import IndexDamaged, IndexNotFound
+from index.store import MANIFEST
+
+POINTER = "CURRENT"
+VERSION_NAME = re.compile(r"^v(\d{6,})$")
+KEEP_VERSIONS = 2
+
+
+def versions_dir(data_dir: Path) -> Path:
+    return data_dir / "versions"
+
+
+def complete_versions(data_dir: Path) -> list[Path]:
+    """Finished versions, oldest first."""
+    folder = versions_dir(data_dir)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir()
+             if VERSION_NAME.match(p.name) and (p / MANIFEST).is_file()]
+    return sorted(found, key=lambda p: int(p.name[1:]))
+
+
+def next_version_name(data_dir: Path) -> str:
+    folder = versions_dir(data_dir)
+    numbers = [int(m.group(1)) for p in (folder.iterdir() if folder.is_dir() else [])
+               if (m := VERSION_NAME.match(p.name))]
+    return f"v{max(numbers, default=0) + 1:06d}"
+
+
+def current_version(data_dir: Path) -> Path:
+    """The version CURRENT points at. IndexNotFound if none was built yet."""
+    pointer = data_dir / POINTER
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        if complete_versions(data_dir):
+            raise IndexDamaged(f"{pointer} is missing; run `citebot-index build` "
+                               "to rebuild the index") from None
+        raise IndexNotFound(f"no index in {data_dir} yet; run `citebot-index build` "
+                            "to build one") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexDamaged(f"{pointer} is unreadable ({exc}); run `citebot-index build`") from None
+    if not VERSION_NAME.match(name):
+        raise IndexDamaged(f"{pointer} is damaged (holds {name[:40]!r}); "
+                           "run `citebot-index build`")
+    version = versions_dir(data_dir) / name
+    if not (version / MANIFEST).is_file():
+        raise IndexDamaged(f"{pointer} names {name}, which is missing or incomplete; "
+                           "run `citebot-index build`")
+    return version
+
+
+def switch_to(data_dir: Path, version: Path) -> None:
+    """Point CURRENT at `version` atomically: readers see the old or the new name, never half."""
+    tmp = data_dir / (POINTER + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(version.name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, data_dir / POINTER)
+    fd = os.open(data_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale(data_dir: Path, keep: Path | None) -> None:
+    """Drop leftovers of dead builds and all but the newest finished versions."""
+    folder = versions_dir(data_dir)
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if p.name.startswith(".building-"):
+            shutil.rmtree(p, ignore_errors=True)
+    finished = complete_versions(data_dir)
+    for old in finished[:-KEEP_VERSIONS]:
+        if keep is None or old.resolve() != keep.resolve():
+            shutil.rmtree(old, ignore_errors=True)
