@@ -21,6 +21,7 @@ from index import evaluate, retrieve  # noqa: E402
 from index.settings import index_settings  # noqa: E402
 
 FIT = range(800, 1500)
+LEXICON: list = []
 REPORT = range(0, 800)
 
 
@@ -87,7 +88,7 @@ def abstain_matrix(data, w):  # type: ignore[no-untyped-def]
         for p, label in ((pool, 1), (out_pool, 0)):
             fused = p.features @ w
             order = np.argsort(-fused, kind="stable")
-            xs.append(retrieve.abstain_features(p, fused, order))
+            xs.append(retrieve.abstain_features(p, fused, order, LEXICON[0]))
             ys.append(label)
     return np.array(xs), np.array(ys)
 
@@ -95,7 +96,7 @@ def abstain_matrix(data, w):  # type: ignore[no-untyped-def]
 def fit_logistic(x, y):  # type: ignore[no-untyped-def]
     def loss(theta):  # type: ignore[no-untyped-def]
         z = x @ theta[:-1] + theta[-1]
-        return np.mean(np.logaddexp(0, z) - y * z) + 1e-3 * np.sum(theta[:-1] ** 2)
+        return np.mean(np.logaddexp(0, z) - y * z) + 1e-4 * np.sum(theta[:-1] ** 2)
 
     res = minimize(loss, np.zeros(x.shape[1] + 1), method="L-BFGS-B")
     return res.x[:-1], res.x[-1]
@@ -104,25 +105,38 @@ def fit_logistic(x, y):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default="data/eval-nyt")
+    parser.add_argument("--cached", action="store_true",
+                        help="reuse the candidate features collected by the last run")
     args = parser.parse_args()
     settings = index_settings(data_dir=Path(args.data_dir))
     folder = evaluate.eval_dir()
     index = evaluate.nyt_index(settings, folder)
+    LEXICON.append(index.ranker.lexicon)
     questions = evaluate.nyt_questions(folder)
-    fit = collect(index, [questions[i] for i in FIT])
-    report = collect(index, [questions[i] for i in REPORT])
+    import pickle
+
+    cache = Path(args.data_dir) / "fit-cache.pkl"
+    if args.cached and cache.exists():
+        fit, report = pickle.loads(cache.read_bytes())
+    else:
+        fit = collect(index, [questions[i] for i in FIT])
+        report = collect(index, [questions[i] for i in REPORT])
+        cache.write_bytes(pickle.dumps((fit, report)))
     w = fit_weights(fit, retrieve.WEIGHTS.astype(np.float64))
     print("WEIGHTS =", np.round(w, 2).tolist())
     for name, data in (("fit 800-1499", fit), ("report 0-799", report)):
-        print(name, "MRR %.3f P@1 %.3f R@5 %.3f" % metrics(ranks(data, w)))
+        print(name, "MRR {:.3f} P@1 {:.3f} R@5 {:.3f}".format(*metrics(ranks(data, w))))
     x, y = abstain_matrix(fit, w)
-    coef, bias = fit_logistic(x, y)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    coef, bias = fit_logistic((x - mean) / scale, y)
+    print("ABSTAIN_MEAN =", np.round(mean, 4).tolist())
+    print("ABSTAIN_SCALE =", np.round(scale, 4).tolist())
     print("ABSTAIN_COEF =", np.round(coef, 3).tolist(), "ABSTAIN_BIAS =", round(float(bias), 3))
     for name, data in (("fit", fit), ("report", report)):
         xr, yr = abstain_matrix(data, w)
-        conf = 1 / (1 + np.exp(-(xr @ coef + bias)))
-        print(name, "abstention AUROC %.3f" % evaluate.auroc(list(conf[yr == 1]),
-                                                            list(conf[yr == 0])))
+        conf = 1 / (1 + np.exp(-(((xr - mean) / scale) @ coef + bias)))
+        print(name, "abstention AUROC {:.3f}".format(evaluate.auroc(list(conf[yr == 1]),
+                                                            list(conf[yr == 0]))))
         for t in (0.3, 0.4, 0.5, 0.6):
             print(f"  threshold {t}: answered {np.mean(conf[yr == 1] >= t):.3f}, "
                   f"refused without article {np.mean(conf[yr == 0] < t):.3f}")

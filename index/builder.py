@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from index.types import SHARED, BuildProgress, BuildReport, ProgressCallback, So
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the on-disk layout changes; older versions are then not reused
+#: bump when sentence splitting or word handling changes: unchanged corpora are then rebuilt
+#: (embeddings of unchanged sentences are still reused)
+TEXT_FORMAT = 2
 SHARED_DIR = "_shared"
 
 
@@ -110,12 +114,13 @@ def _load_previous(settings: IndexSettings) -> _Previous:
     return _Previous(version, manifest, by_hash, sentences, passages)
 
 
-def _faiss_index(vectors: np.ndarray, kind: str):  # type: ignore[no-untyped-def]
+def _faiss_index(vectors: np.ndarray, kind: str) -> Any:
     import faiss
 
     dim = vectors.shape[1]
     if kind == "auto":
         kind = "hnsw" if len(vectors) >= 200_000 else "flat"
+    inner: Any
     if kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = 80
@@ -146,7 +151,8 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
 
         fingerprint = [f"{a.collection}\t{a.doc_id}\t{a.content_hash}\t{a.source}"
                        for a in articles]
-        if previous.version is not None and previous.manifest.get("fingerprint") == fingerprint:
+        if (previous.version is not None and previous.manifest.get("fingerprint") == fingerprint
+                and previous.manifest.get("text_format") == TEXT_FORMAT):
             return BuildReport(previous.version.name, len(articles),
                                int(str(previous.manifest.get("sentences", 0))), 0,
                                len(articles), tuple(skipped),
@@ -158,7 +164,8 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
         try:
             counts = _write_version(settings, work, articles, previous, report)
             store.write_manifest(work, {
-                "format": FORMAT, "version": name, "model": model_label(settings.model),
+                "format": FORMAT, "text_format": TEXT_FORMAT, "version": name,
+                "model": model_label(settings.model),
                 "articles": len(articles), "sentences": counts[0],
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "fingerprint": fingerprint,
@@ -188,16 +195,18 @@ def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
     for article_id, article in enumerate(articles):
         first = len(rows)
         old = previous.by_hash.get(article.content_hash)
-        if old is not None:
-            old_article, old_rows = old
-            new_rows = [store.SentenceRow(first + i, article_id, r.paragraph, r.sentence,
-                                          r.start, r.end, r.text)
-                        for i, r in enumerate(old_rows)]
-            reuse.append((first, old_article.first_row, len(old_rows)))
+        if old is not None and previous.manifest.get("text_format") == TEXT_FORMAT:
+            old_rows = old[1]
         else:
-            new_rows = [store.SentenceRow(first + i, article_id, s.paragraph, s.sentence,
-                                          s.start, s.end, s.text)
-                        for i, s in enumerate(segment.sentences(article.text))]
+            old_rows = [store.SentenceRow(0, 0, s.paragraph, s.sentence, s.start, s.end, s.text)
+                        for s in segment.sentences(article.text)]
+        new_rows = [store.SentenceRow(first + i, article_id, r.paragraph, r.sentence,
+                                      r.start, r.end, r.text)
+                    for i, r in enumerate(old_rows)]
+        # same texts in the same order embed to the same vectors (the title is in the hash)
+        if old is not None and [r.text for r in old[1]] == [r.text for r in new_rows]:
+            reuse.append((first, old[0].first_row, len(new_rows)))
+        else:
             to_embed.extend(range(first, first + len(new_rows)))
             embedded_articles += 1
         rows.extend(new_rows)

@@ -249,15 +249,15 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
     with user_errors():
         if seed and (folder / evaluate.SEED).is_file():
             idx = evaluate.seed_index(replace(settings, data_dir=settings.data_dir / "eval-seed"))
-            results = evaluate.seed_results(idx, folder)
-            answerable = [r for r in results if r.answerable]
-            refused = [r for r in results if not r.answerable]
+            seeds = evaluate.seed_results(idx, folder)
+            answerable = [r for r in seeds if r.answerable]
+            refused = [r for r in seeds if not r.answerable]
             figures["seed"] = {
                 "answerable": len(answerable),
                 "top_citation_correct": sum(r.correct for r in answerable),
                 "unanswerable": len(refused),
                 "refused": sum(r.correct for r in refused),
-                "wrong": [r.id for r in results if not r.correct],
+                "wrong": [r.id for r in seeds if not r.correct],
             }
         elif seed:
             click.echo(f"seed: {folder / evaluate.SEED} not found, skipped", err=True)

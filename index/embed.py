@@ -70,7 +70,7 @@ def load_encoder(model: str, threads: int, batch_size: int) -> Encoder:
     try:
         st = SentenceTransformer(path, device="cpu")
     except (OSError, ValueError) as exc:
-        raise IndexDamaged(f"cannot load the embedding model {path!r} ({exc}); set "
-                           "CITEBOT_MODEL to a local sentence-transformers model directory") from None
+        raise IndexDamaged(f"cannot load the embedding model {path!r} ({exc}); set CITEBOT_MODEL "
+                           "to a local sentence-transformers model directory") from None
     log.info("loaded embedding model %s", model_label(model))
     return Encoder(st, model_label(model), batch_size)

@@ -227,7 +227,7 @@ class Index:
 
 
 #: runners-up within this fused-score distance of the best sentence are cited too
-CITE_MARGIN = 0.35
+CITE_MARGIN = 0.3
 
 
 def _label(settings: IndexSettings) -> str:

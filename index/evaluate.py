@@ -17,8 +17,8 @@ import gzip
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from index.builder import build
 from index.engine import Index
 from index.settings import BUNDLED_CORPUS, IndexSettings
-from index.types import Source
+from index.types import ProgressCallback, Source
 
 NYT_DOCS = "nyt_dev_documents.jsonl.gz"
 NYT_QUESTIONS = "nyt_dev_questions.jsonl.gz"
@@ -102,9 +102,9 @@ def nyt_questions(folder: Path) -> list[dict[str, object]]:
 
 
 def nyt_index(settings: IndexSettings, folder: Path,
-              progress: Callable[[object], None] | None = None) -> Index:
+              progress: ProgressCallback | None = None) -> Index:
     """Index the NYT documents into `settings.data_dir` (incremental: fast when re-run)."""
-    build(settings, progress=progress, sources=[Source(folder / NYT_DOCS)])  # type: ignore[arg-type]
+    build(settings, progress=progress, sources=[Source(folder / NYT_DOCS)])
     return Index.open(settings)
 
 
@@ -156,16 +156,13 @@ def seed_results(index: Index, folder: Path) -> list[SeedResult]:
         answer = index.answer(item["question"])
         gold = {_norm(g) for g in item["gold"]}
         top = answer.citations[0].text if answer.citations else None
-        if item["answerable"]:
-            correct = top is not None and _norm(top) in gold
-        else:
-            correct = answer.abstained
+        correct = top is not None and _norm(top) in gold if item["answerable"] else answer.abstained
         out.append(SeedResult(item["id"], item["question"], bool(item["answerable"]), correct,
                               answer.abstained, top))
     return out
 
 
 def seed_index(settings: IndexSettings) -> Index:
-    seed_settings = replace(settings, data_dir=settings.data_dir)
-    build(seed_settings, sources=[Source(BUNDLED_CORPUS)])
-    return Index.open(seed_settings)
+    """The bundled article alone, indexed into `settings.data_dir`."""
+    build(settings, sources=[Source(BUNDLED_CORPUS)])
+    return Index.open(settings)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,13 +24,15 @@ LEVELS = ("sentence", "context", "article")
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN) | {"s", "t", "also", "said", "mr", "ms", "mrs", "dr"}
+    # NLTK's English list (it has the question words), plus honorifics that every news
+    # article repeats
+    return frozenset(STOPWORDS_EN_PLUS) | {"whose", "also", "mr", "ms", "mrs", "dr"}
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -54,8 +57,17 @@ def _presence(token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> sp
                          shape=(len(token_lists), len(vocab)))
 
 
-def _bm25(token_lists: Sequence[Sequence[str]]):  # type: ignore[no-untyped-def]
+def _import_bm25s() -> Any:
+    import logging
+
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
+    return bm25s
+
+
+def _bm25(token_lists: Sequence[Sequence[str]]) -> Any:
+    bm25s = _import_bm25s()
 
     retriever = bm25s.BM25()
     # an empty token list breaks bm25s; a placeholder that no query produces keeps rows aligned
@@ -116,7 +128,7 @@ class Lexicon:
 
     @classmethod
     def load(cls, folder: Path) -> Lexicon:
-        import bm25s
+        bm25s = _import_bm25s()
 
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         idf = np.load(folder / "idf.npy")
@@ -148,3 +160,11 @@ class Lexicon:
             return np.zeros(len(rows), dtype=np.float32)
         sub = self.presence[level][rows][:, terms.ids]
         return np.asarray(sub @ terms.idf, dtype=np.float32).ravel() / terms.total_idf
+
+    def missing_idf(self, level: str, terms: QueryTerms, row: int) -> float:
+        """The largest IDF among the question's words absent from item `row` at `level`."""
+        if terms.empty:
+            return 0.0
+        present = self.presence[level][row][:, terms.ids].toarray().ravel() > 0
+        absent = terms.idf[~present]
+        return float(absent.max()) if len(absent) else 0.0

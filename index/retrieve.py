@@ -23,19 +23,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.lexical import Lexicon
+from index.lexical import Lexicon, QueryTerms
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
             "c_sent", "c_ctx")
 
 #: fused score = WEIGHTS · z-scored features
-WEIGHTS = np.array([0.30, 0.30, 0.10, 0.10, 0.10, 0.20, 0.25, 0.05, 0.10, 0.15],
+WEIGHTS = np.array([0.135, 0.166, 0.06, 0.183, 0.014, 0.03, 0.13, 0.015, 0.134, 0.133],
                    dtype=np.float32)
 
-ABSTAIN_FEATURES = ("fused", "margin", "d_sent", "c_sent", "c_ctx", "c_doc")
-#: confidence = sigmoid(ABSTAIN_COEF · abstain features + ABSTAIN_BIAS)
-ABSTAIN_COEF = np.array([0.25, 0.5, 8.0, 1.0, 3.0, 2.0], dtype=np.float32)
-ABSTAIN_BIAS = -6.0
+#: absolute evidence only (cosines, word-coverage shares): z-scores and the fused score
+#: depend on corpus size, and a one-article corpus must be judged like a large one
+ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "c_doc")
+#: confidence = sigmoid(ABSTAIN_COEF · (x - ABSTAIN_MEAN) / ABSTAIN_SCALE + ABSTAIN_BIAS)
+ABSTAIN_MEAN = np.array([0.4605, 0.3906, 0.3041, 0.4917, 0.5372, 0.5828, 0.6383],
+                        dtype=np.float32)
+ABSTAIN_SCALE = np.array([0.1717, 0.1573, 0.1458, 0.1544, 0.254, 0.2509, 0.2524],
+                         dtype=np.float32)
+ABSTAIN_COEF = np.array([0.416, 0.172, -0.217, 1.182, 0.396, 1.022, 0.36], dtype=np.float32)
+ABSTAIN_BIAS = 0.201
 
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
@@ -63,6 +69,8 @@ class Candidates:
     features: np.ndarray
     raw: np.ndarray
     coverage_article: np.ndarray
+    articles: np.ndarray
+    terms: QueryTerms
 
 
 def sigmoid(x: float) -> float:
@@ -106,7 +114,7 @@ class Ranker:
             ids = np.flatnonzero(allowed).astype(np.int64)
             if len(ids) == 0:
                 return ids
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
         _, found = index.search(q[None, :], k, params=params)  # type: ignore[attr-defined]
         hits = found[0]
         return hits[hits >= 0]
@@ -181,8 +189,10 @@ class Ranker:
         std = ref.std(axis=0)
         z = (raw - mean) / np.where(std > 1e-6, std, 1.0)
         n_pool = len(pool)
-        return (Candidates(pool, z[:n_pool], raw[:n_pool], cov_article[:n_pool]),
-                Candidates(sample, z[n_pool:], raw[n_pool:], cov_article[n_pool:]))
+        return (Candidates(pool, z[:n_pool], raw[:n_pool], cov_article[:n_pool],
+                           articles[:n_pool], terms),
+                Candidates(sample, z[n_pool:], raw[n_pool:], cov_article[n_pool:],
+                           articles[n_pool:], terms))
 
     # --- ranking ------------------------------------------------------------------------
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
@@ -193,20 +203,27 @@ class Ranker:
                            np.zeros(len(ABSTAIN_FEATURES), dtype=np.float32))
         fused = pool.features @ weights
         order = np.argsort(-fused, kind="stable")
-        x = abstain_features(pool, fused, order)
-        confidence = sigmoid(float(x @ ABSTAIN_COEF) + ABSTAIN_BIAS)
+        x = abstain_features(pool, fused, order, self.lexicon)
+        confidence = confidence_of(x)
         return Ranking(pool.rows[order], fused[order], confidence, x)
 
 
-def abstain_features(pool: Candidates, fused: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """ABSTAIN_FEATURES of the top candidate (raw similarity and coverage, not z-scores)."""
+def confidence_of(x: np.ndarray) -> float:
+    """The abstention model: how likely the top candidate answers the question."""
+    return sigmoid(float(((x - ABSTAIN_MEAN) / ABSTAIN_SCALE) @ ABSTAIN_COEF) + ABSTAIN_BIAS)
+
+
+def abstain_features(pool: Candidates, fused: np.ndarray, order: np.ndarray,
+                     lexicon: Lexicon) -> np.ndarray:
+    """ABSTAIN_FEATURES of the top candidate."""
     top = order[0]
-    margin = fused[top] - fused[order[1]] if len(order) > 1 else fused[top]
+    raw = pool.raw[top]
     return np.array([
-        fused[top],
-        margin,
-        pool.raw[top, FEATURES.index("d_sent")],
-        pool.raw[top, FEATURES.index("c_sent")],
-        pool.raw[top, FEATURES.index("c_ctx")],
+        raw[FEATURES.index("d_sent")],
+        raw[FEATURES.index("d_pass")],
+        raw[FEATURES.index("d_nb")],
+        raw[FEATURES.index("d_docmax")],
+        raw[FEATURES.index("c_sent")],
+        raw[FEATURES.index("c_ctx")],
         pool.coverage_article[top],
     ], dtype=np.float32)

@@ -1,0 +1,62 @@
+"""`python -m bot` / `citebot`: the Discord bot when a token is configured (`DISCORD_TOKEN`
+or `CITEBOT_TOKEN_FILE`), else the terminal chat of the core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+from bot.log import get_logger
+from bot.settings import BotSettings, bot_settings, read_token
+from index import IndexSettings, SettingsError, index_settings
+
+log = get_logger("bot")
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("CITEBOT_LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = bot_settings()
+        core = index_settings()
+        token = read_token(settings)
+    except SettingsError as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 2
+    if token is None:
+        from index.cli import chat_loop
+
+        chat_loop(core)
+        return 0
+    return asyncio.run(_run(settings, core, token))
+
+
+async def _run(settings: BotSettings, core: IndexSettings, token: str) -> int:
+    import discord
+
+    from bot import create_bot
+
+    bot = create_bot(settings, core)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not available on Windows
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        log.error("Discord refused the token (check DISCORD_TOKEN / CITEBOT_TOKEN_FILE)")
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord refused the message-content intent: enable it for the bot in the "
+                  "developer portal, or set CITEBOT_MESSAGE_CONTENT_INTENT=false")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

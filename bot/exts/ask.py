@@ -1,0 +1,171 @@
+"""Asking: `/ask`, `@citebot <question>`, `!ask <question>` and any direct message."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.client import NO_MENTIONS, CiteBot, NoIndex
+from bot.exts.context import ContextButton
+from bot.exts.feedback import VoteButton
+from bot.log import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send back: an embed, and the buttons under it when it is an answer."""
+
+    embed: discord.Embed
+    view: discord.ui.View | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        sent: dict[str, Any] = {"embed": self.embed, "allowed_mentions": NO_MENTIONS}
+        if self.view is not None:
+            sent["view"] = self.view
+        return sent
+
+
+def answer_view(answer_id: int, *, with_context: bool) -> discord.ui.View:
+    """"Show context" (when something was quoted) and 👍/👎 under an answer. The buttons carry
+    the answer's id, so they keep working after a restart."""
+    view = discord.ui.View(timeout=None)
+    if with_context:
+        view.add_item(ContextButton(answer_id))
+    view.add_item(VoteButton(answer_id, 1))
+    view.add_item(VoteButton(answer_id, -1))
+    return view
+
+
+class Ask(commands.Cog):
+    """Questions, however they arrive."""
+
+    def __init__(self, bot: CiteBot) -> None:
+        self.bot = bot
+
+    @property
+    def usage(self) -> str:
+        me = self.bot.user.mention if self.bot.user else "@citebot"
+        return ("Ask me a question about the indexed news articles, for example "
+                f"`/ask question: Who leads the National Rally?` or {me} Who leads the "
+                "National Rally? — I answer by quoting the articles.")
+
+    def problem_with(self, question: str, user_id: int) -> str | None:
+        """Why `question` from `user_id` is not answered now (None if it is fine). Counts
+        towards the user's rate limit only when it would be answered."""
+        question = question.strip()
+        if not question:
+            return self.usage
+        limit = self.bot.settings.max_question_chars
+        if len(question) > limit:
+            return (f"That question is {len(question)} characters long; please keep it to at "
+                    f"most {limit} characters.")
+        wait = self.bot.limiter.hit(user_id)
+        if wait:
+            return (f"You're asking faster than I can keep up with — please wait "
+                    f"{max(1, round(wait))} s and ask again.")
+        return None
+
+    async def reply_for(self, question: str, *, user_id: int, guild_id: int | None,
+                        channel_id: int | None, source: str | None = None) -> Reply:
+        """Answer `question` (already checked with `problem_with`) and store the answer."""
+        try:
+            answer = await self.bot.answer(question.strip(), guild_id, source)
+        except NoIndex as exc:
+            return Reply(render.error_embed(str(exc)))
+        answer_id = await asyncio.to_thread(
+            self.bot.store.record_answer, answer, user_id=user_id, guild_id=guild_id,
+            channel_id=channel_id)
+        show_closest = self.bot.show_closest(answer)
+        index = self.bot.index
+        embed = render.answer_embed(answer, version=index.version if index else "",
+                                    show_closest=show_closest)
+        quoted = bool(answer.citations) or (show_closest and answer.closest is not None)
+        return Reply(embed, answer_view(answer_id, with_context=quoted))
+
+    # -- slash command -------------------------------------------------------------------
+
+    @app_commands.command(name="ask")
+    @app_commands.describe(question="What you want to know",
+                           source="Quote only this article",
+                           private="Show the answer only to you")
+    async def ask_command(self, interaction: discord.Interaction, question: str,
+                          source: str | None = None, private: bool = False) -> None:
+        """Ask a question; the answer quotes the indexed articles, with sources."""
+        problem = self.problem_with(question, interaction.user.id)
+        if problem:
+            await interaction.response.send_message(embed=render.error_embed(problem),
+                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        reply = await self.reply_for(question, user_id=interaction.user.id,
+                                     guild_id=interaction.guild_id,
+                                     channel_id=interaction.channel_id, source=source)
+        await interaction.followup.send(**reply.kwargs(), ephemeral=private, wait=True)
+
+    @ask_command.autocomplete("source")
+    async def source_autocomplete(self, interaction: discord.Interaction,
+                                  current: str) -> list[app_commands.Choice[str]]:
+        try:
+            articles = await self.bot.sources(interaction.guild_id)
+        except NoIndex:
+            return []
+        needle = current.casefold().strip()
+        matches = [a for a in articles if needle in (a.title or a.doc_id).casefold()]
+        return [app_commands.Choice(name=_shorten(a.title or a.doc_id, 100), value=a.doc_id)
+                for a in matches[:25] if len(a.doc_id) <= 100]
+
+    # -- messages ------------------------------------------------------------------------
+
+    @commands.command(name="ask")
+    async def ask_prefix(self, ctx: commands.Context[CiteBot], *, question: str = "") -> None:
+        """Ask a question: `!ask Who leads the National Rally?`"""
+        await self.answer_message(ctx.message, question)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.bot.user is None:
+            return
+        mention = re.compile(rf"<@!?{self.bot.user.id}>")
+        if message.guild is None:
+            context = await self.bot.get_context(message)
+            if context.valid:
+                await self.bot.invoke(context)
+            else:  # in a DM, anything else is a question
+                await self.answer_message(message, mention.sub(" ", message.content))
+        elif mention.search(message.content):
+            await self.answer_message(message, mention.sub(" ", message.content))
+        else:
+            await self.bot.process_commands(message)
+
+    async def answer_message(self, message: discord.Message, question: str) -> None:
+        """Reply to `message` with the answer to `question` (or why there is none)."""
+        problem = self.problem_with(question, message.author.id)
+        if problem:
+            await message.reply(embed=render.error_embed(problem), mention_author=False,
+                                allowed_mentions=NO_MENTIONS)
+            return
+        async with message.channel.typing():
+            reply = await self.reply_for(
+                question, user_id=message.author.id,
+                guild_id=message.guild.id if message.guild else None,
+                channel_id=message.channel.id)
+        await message.reply(**reply.kwargs(), mention_author=False)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Plain text (autocomplete shows no markdown) of at most `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+async def setup(bot: CiteBot) -> None:
+    await bot.add_cog(Ask(bot))

@@ -1,0 +1,114 @@
+"""The bot's own SQLite file: every answer shown (so its buttons work after a restart) and
+the 👍/👎 feedback on it, kept with the question and the cited sentences."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from index import Answer, Citation
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    asked_at REAL NOT NULL,
+    guild_id INTEGER,
+    channel_id INTEGER,
+    user_id INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    abstained INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    citations TEXT NOT NULL          -- JSON list of Citation.to_json()
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    answer_id INTEGER NOT NULL REFERENCES answers(id),
+    user_id INTEGER NOT NULL,
+    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    voted_at REAL NOT NULL,
+    PRIMARY KEY (answer_id, user_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    id: int
+    question: str
+    guild_id: int | None
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Vote:
+    answer_id: int
+    user_id: int
+    vote: int
+    question: str
+    citations: tuple[Citation, ...]
+
+
+class AnswerStore:
+    """Synchronous and quick; the bot calls it through `asyncio.to_thread`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def record_answer(self, answer: Answer, *, user_id: int, guild_id: int | None,
+                      channel_id: int | None) -> int:
+        """Store an answer shown to a user; returns its id (used in button custom ids)."""
+        shown = answer.citations or ((answer.closest,) if answer.closest else ())
+        with closing(self._connect()) as db, db:
+            cur = db.execute(
+                "INSERT INTO answers (asked_at, guild_id, channel_id, user_id, question,"
+                " abstained, confidence, citations) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), guild_id, channel_id, user_id, answer.question,
+                 int(answer.abstained), answer.confidence,
+                 json.dumps([c.to_json() for c in shown])),
+            )
+            return int(cur.lastrowid or 0)
+
+    def get_answer(self, answer_id: int) -> StoredAnswer | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT id, question, guild_id, citations FROM answers WHERE id = ?",
+                             (answer_id,)).fetchone()
+        if row is None:
+            return None
+        return StoredAnswer(row[0], row[1], row[2], _citations(row[3]))
+
+    def record_vote(self, answer_id: int, user_id: int, vote: int) -> bool:
+        """Store (or change) one user's vote on an answer; False if the answer is unknown."""
+        with closing(self._connect()) as db, db:
+            if db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
+                return False
+            db.execute(
+                "INSERT INTO feedback (answer_id, user_id, vote, voted_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (answer_id, user_id) DO UPDATE SET vote = excluded.vote,"
+                " voted_at = excluded.voted_at",
+                (answer_id, user_id, vote, time.time()),
+            )
+        return True
+
+    def votes(self) -> list[Vote]:
+        """Every vote with its question and cited sentences, oldest first."""
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT f.answer_id, f.user_id, f.vote, a.question, a.citations"
+                " FROM feedback f JOIN answers a ON a.id = f.answer_id ORDER BY f.voted_at"
+            ).fetchall()
+        return [Vote(r[0], r[1], r[2], r[3], _citations(r[4])) for r in rows]
+
+
+def _citations(raw: str) -> tuple[Citation, ...]:
+    return tuple(Citation(**item) for item in json.loads(raw))

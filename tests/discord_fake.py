@@ -1,0 +1,701 @@
+"""A small local fake of the Discord API for running the real discord.py client in tests.
+
+It speaks the real protocol on 127.0.0.1: REST under `base_url` (`/api/v10`) and the
+gateway websocket at `gateway_url` (JSON, optionally zlib-stream compressed). Tests drive
+it as Discord would: they create guilds, members and channels, then send MESSAGE_CREATE and
+INTERACTION_CREATE events built from the commands the bot actually synced, and look at the
+REST calls the bot made in reply.
+
+Behaviours copied from Discord because the bot depends on them:
+- without the message-content intent, guild messages arrive with empty content unless they
+  mention the bot (DMs always carry content); an unapproved privileged intent closes the
+  gateway with 4014;
+- an interaction must be acknowledged within 3 s and only once (else 10062 / 40060);
+- after a deferred ("thinking") response, the first follow-up replaces the thinking message;
+- every JSON reply has `Content-Type: application/json` exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+MESSAGE_CONTENT = 1 << 15
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | MESSAGE_CONTENT  # members, presences, content
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7
+ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
+MEMBER_PERMISSIONS = 0x0000_0006_3FF7_FC41 & ~(ADMINISTRATOR | MANAGE_GUILD)
+INTERACTION_TIMEOUT = 3.0
+
+Json = dict[str, Any]
+
+_ids = itertools.count(int(time.time() * 1000 - 1420070400000) << 22)
+
+
+def snowflake() -> int:
+    """A fresh, increasing Discord-style id."""
+    return next(_ids)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # discord.py requires exactly "application/json" (no charset parameter).
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        headers={"Content-Type": "application/json"})
+
+
+def _public(message: Json) -> Json:
+    """A message as Discord sends it (without the fake's own `_` bookkeeping keys)."""
+    return {k: v for k, v in message.items() if not k.startswith("_")}
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"code": code, "message": message}, status)
+
+
+@dataclass
+class Request:
+    """One REST call the bot made."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    bot: bool = False
+
+    def to_json(self) -> Json:
+        return {"id": str(self.id), "username": self.username, "discriminator": "0",
+                "global_name": self.username, "avatar": None, "bot": self.bot}
+
+
+@dataclass
+class Member:
+    user: User
+    roles: list[int] = field(default_factory=list)
+    permissions: int = MEMBER_PERMISSIONS
+
+    def to_json(self, *, with_user: bool = True) -> Json:
+        data: Json = {"roles": [str(r) for r in self.roles], "joined_at": _now(), "flags": 0,
+                      "deaf": False, "mute": False, "nick": None}
+        if with_user:
+            data["user"] = self.user.to_json()
+        return data
+
+
+@dataclass
+class Guild:
+    id: int
+    name: str
+    owner_id: int
+    channel_id: int
+    roles: dict[int, str] = field(default_factory=dict)
+    members: dict[int, Member] = field(default_factory=dict)
+
+    def to_json(self) -> Json:
+        roles = [{"id": str(self.id), "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS),
+                  "position": 0, "color": 0, "hoist": False, "managed": False,
+                  "mentionable": False, "flags": 0}]
+        roles += [{"id": str(rid), "name": name, "permissions": "0", "position": i + 1,
+                   "color": 0, "hoist": False, "managed": False, "mentionable": True, "flags": 0}
+                  for i, (rid, name) in enumerate(self.roles.items())]
+        return {
+            "id": str(self.id), "name": self.name, "owner_id": str(self.owner_id),
+            "roles": roles, "emojis": [], "stickers": [], "features": [], "threads": [],
+            "channels": [{"id": str(self.channel_id), "type": 0, "name": "general",
+                          "position": 0, "permission_overwrites": [], "guild_id": str(self.id)}],
+            "members": [m.to_json() for m in self.members.values()],
+            "member_count": len(self.members), "large": False, "unavailable": False,
+            "joined_at": _now(), "verification_level": 0, "default_message_notifications": 0,
+            "explicit_content_filter": 0, "mfa_level": 0, "premium_tier": 0,
+            "preferred_locale": "en-US", "system_channel_flags": 0, "nsfw_level": 0,
+            "voice_states": [], "presences": [], "stage_instances": [],
+            "guild_scheduled_events": [], "soundboard_sounds": [],
+        }
+
+
+@dataclass
+class Interaction:
+    """An interaction the fake sent, and every response the bot made to it."""
+
+    id: int
+    token: str
+    type: int
+    payload: Json
+    sent_at: float
+    callbacks: list[Json] = field(default_factory=list)
+    original: Json | None = None
+    followups: list[Json] = field(default_factory=list)
+    edits: list[Json] = field(default_factory=list)
+
+    @property
+    def callback_types(self) -> list[int]:
+        return [c["type"] for c in self.callbacks]
+
+    @property
+    def replies(self) -> list[Json]:
+        """Every visible message the bot produced for this interaction, in order."""
+        shown = [] if self.original is None or self.original.get("_loading") else [self.original]
+        return shown + [m for m in self.followups if m is not self.original]
+
+    @property
+    def reply(self) -> Json:
+        """The last visible reply (after any edits)."""
+        return self.replies[-1]
+
+
+class FakeDiscord:
+    """Discord's REST API and gateway, for one bot, on 127.0.0.1."""
+
+    def __init__(self, *, token: str = "fake-bot-token",
+                 approved_intents: int = PRIVILEGED_INTENTS,
+                 attachment_size_limit: int = 8 * 1024 * 1024) -> None:
+        self.token = token
+        self.approved_intents = approved_intents
+        self.attachment_size_limit = attachment_size_limit
+        self.bot_user = User(snowflake(), "citebot", bot=True)
+        self.app_id = self.bot_user.id
+        self.owner = User(snowflake(), "owner")
+        self.users: dict[int, User] = {self.owner.id: self.owner}
+        self.guilds: dict[int, Guild] = {}
+        self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
+        self.messages: dict[int, Json] = {}  # every message, by id
+        self.channel_log: dict[int, list[Json]] = {}  # messages in channel order
+        self.interactions: dict[int, Interaction] = {}
+        self.commands: dict[int | None, list[Json]] = {}  # guild id (None = global) -> synced
+        self.requests: list[Request] = []
+        self.unhandled: list[Request] = []
+        self.typing: list[int] = []
+        self.files: dict[str, bytes] = {}  # served under /files/<name> (attachments, articles)
+        self.identified_intents: int | None = None
+        self.close_codes: list[int] = []
+        self._ws: list[_GatewayConnection] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/files/{name}", self._file)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for conn in list(self._ws):
+            with contextlib.suppress(Exception):
+                await conn.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def file_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/files/{name}"
+
+    # -- the world -----------------------------------------------------------------------
+
+    def add_user(self, username: str) -> User:
+        user = User(snowflake(), username)
+        self.users[user.id] = user
+        return user
+
+    def add_guild(self, name: str = "News Club") -> Guild:
+        guild = Guild(snowflake(), name, self.owner.id, snowflake())
+        guild.members[self.owner.id] = Member(self.owner, permissions=ADMINISTRATOR | MANAGE_GUILD
+                                              | MEMBER_PERMISSIONS)
+        guild.members[self.bot_user.id] = Member(self.bot_user)
+        self.guilds[guild.id] = guild
+        return guild
+
+    def add_role(self, guild: Guild, name: str) -> int:
+        role_id = snowflake()
+        guild.roles[role_id] = name
+        return role_id
+
+    def add_member(self, guild: Guild, user: User, *, roles: Iterable[int] = (),
+                   permissions: int = MEMBER_PERMISSIONS) -> Member:
+        member = Member(user, list(roles), permissions)
+        guild.members[user.id] = member
+        return member
+
+    def dm_channel(self, user: User) -> int:
+        return self.dm_channels.setdefault(user.id, snowflake())
+
+    # -- events the tests send -----------------------------------------------------------
+
+    async def send_message(self, author: User, content: str, *, guild: Guild | None = None,
+                           attachments: Iterable[tuple[str, bytes]] = ()) -> Json:
+        """`author` posts `content` in `guild`'s channel, or in their DM with the bot.
+
+        Delivered to the bot as Discord would: `<@id>` tokens become mentions, and guild
+        content is blanked unless the bot has the message-content intent or is mentioned.
+        """
+        channel_id = guild.channel_id if guild else self.dm_channel(author)
+        mentions = [u for u in self.users.values() if f"<@{u.id}>" in content
+                    or f"<@!{u.id}>" in content]
+        if f"<@{self.bot_user.id}>" in content or f"<@!{self.bot_user.id}>" in content:
+            mentions.append(self.bot_user)
+        message: Json = {
+            "id": str(snowflake()), "channel_id": str(channel_id), "type": 0, "content": content,
+            "author": author.to_json(), "timestamp": _now(), "edited_timestamp": None,
+            "tts": False, "mention_everyone": "@everyone" in content,
+            "mentions": [u.to_json() for u in mentions], "mention_roles": [],
+            "attachments": [self._attachment(n, d) for n, d in attachments], "embeds": [],
+            "pinned": False, "flags": 0, "components": [],
+        }
+        if guild is not None:
+            message["guild_id"] = str(guild.id)
+            member = guild.members.get(author.id) or self.add_member(guild, author)
+            message["member"] = member.to_json(with_user=False)
+        self._store_message(message)
+        event = dict(message)
+        content_allowed = (guild is None or self.bot_user in mentions
+                           or (self.identified_intents or 0) & MESSAGE_CONTENT)
+        if not content_allowed:
+            event.update(content="", embeds=[], attachments=[], components=[])
+        await self.dispatch("MESSAGE_CREATE", event)
+        return message
+
+    async def slash(self, name: str, *, user: User, guild: Guild | None = None,
+                    subcommand: str | None = None, attachment: tuple[str, bytes] | None = None,
+                    **options: Any) -> Interaction:
+        """`user` runs `/name [subcommand] option:value…`, built from the synced command."""
+        command = self.find_command(name, guild)
+        opts: list[Json] = []
+        resolved: Json = {}
+        spec_options = command.get("options", [])
+        if subcommand is not None:
+            sub = next(o for o in spec_options if o["name"] == subcommand)
+            spec_options = sub.get("options", [])
+        for spec in spec_options:
+            if spec["type"] == 11 and attachment is not None:
+                att = self._attachment(*attachment)
+                resolved = {"attachments": {att["id"]: att}}
+                opts.append({"name": spec["name"], "type": 11, "value": att["id"]})
+            elif spec["name"] in options and options[spec["name"]] is not None:
+                opts.append({"name": spec["name"], "type": spec["type"],
+                             "value": options[spec["name"]]})
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        data: Json = {"id": command["id"], "name": name, "type": 1, "options": opts}
+        if resolved:
+            data["resolved"] = resolved
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        return await self._interact(2, data, user=user, guild=guild)
+
+    async def autocomplete(self, name: str, option: str, value: str, *, user: User,
+                           guild: Guild | None = None, timeout: float = 5.0) -> list[Json]:
+        """The choices the bot offers while `user` types `value` into `option` of `/name`."""
+        command = self.find_command(name, guild)
+        opts = [{"name": o["name"], "type": o["type"], "value": value, "focused": True}
+                for o in command.get("options", []) if o["name"] == option]
+        data: Json = {"id": command["id"], "name": name, "type": 1, "options": opts}
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        interaction = await self._interact(4, data, user=user, guild=guild)
+        await self.wait_for(lambda: bool(interaction.callbacks), timeout)
+        result: list[Json] = interaction.callbacks[0]["data"]["choices"]
+        return result
+
+    async def click(self, message: Json, custom_id: str, *, user: User,
+                    guild: Guild | None = None) -> Interaction:
+        """`user` presses the button `custom_id` on `message`."""
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._interact(3, data, user=user, guild=guild, message=message)
+
+    async def _interact(self, kind: int, data: Json, *, user: User, guild: Guild | None,
+                        message: Json | None = None) -> Interaction:
+        interaction_id = snowflake()
+        token = f"itoken-{interaction_id}"
+        channel_id = guild.channel_id if guild else self.dm_channel(user)
+        payload: Json = {
+            "id": str(interaction_id), "application_id": str(self.app_id), "type": kind,
+            "token": token, "version": 1, "data": data, "locale": "en-US",
+            "attachment_size_limit": self.attachment_size_limit, "app_permissions": "0",
+            "entitlements": [], "authorizing_integration_owners": {},
+            "channel_id": str(channel_id),
+            "channel": {"id": str(channel_id), "type": 0 if guild else 1},
+            "context": 0 if guild else 1,
+        }
+        if guild is not None:
+            member = guild.members.get(user.id) or self.add_member(guild, user)
+            payload["guild_id"] = str(guild.id)
+            payload["guild_locale"] = "en-US"
+            payload["member"] = {**member.to_json(), "permissions": str(member.permissions)}
+        else:
+            payload["user"] = user.to_json()
+            payload["channel"]["recipients"] = [user.to_json()]
+        if message is not None:
+            payload["message"] = _public(message)
+        interaction = Interaction(interaction_id, token, kind, payload, time.monotonic())
+        self.interactions[interaction_id] = interaction
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return interaction
+
+    # -- waiting -------------------------------------------------------------------------
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Wait until `predicate()` is truthy; returns it. Re-checked on every REST call and
+        every 20 ms (for conditions on the bot's own state)."""
+        async with asyncio.timeout(timeout), self._changed:
+            while not (result := predicate()):
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.02):
+                        await self._changed.wait()
+        return result
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def bot_messages(self, channel_id: int) -> list[Json]:
+        return [m for m in self.channel_log.get(channel_id, [])
+                if m["author"]["id"] == str(self.bot_user.id)]
+
+    async def next_bot_message(self, channel_id: int, *, after: int = 0,
+                               timeout: float = 5.0) -> Json:
+        """The first message the bot posts in `channel_id` beyond the first `after` ones."""
+        await self.wait_for(lambda: len(self.bot_messages(channel_id)) > after, timeout)
+        return self.bot_messages(channel_id)[after]
+
+    async def reply_to(self, interaction: Interaction, *, count: int = 1,
+                       timeout: float = 5.0) -> Json:
+        """The bot's `count`-th visible reply to `interaction`, once it exists."""
+        await self.wait_for(lambda: len(interaction.replies) >= count, timeout)
+        return interaction.replies[count - 1]
+
+    def find_command(self, name: str, guild: Guild | None) -> Json:
+        here = self.commands.get(guild.id, []) if guild else []
+        candidates = here + self.commands.get(None, [])
+        for command in candidates:
+            if command["name"] == name:
+                return command
+        raise KeyError(f"/{name} was not synced (synced: {sorted(self._synced_names())})")
+
+    def _synced_names(self) -> set[str]:
+        return {c["name"] for cmds in self.commands.values() for c in cmds}
+
+    # -- gateway -------------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: Json) -> None:
+        if not self._ws:
+            raise RuntimeError("the bot is not connected to the gateway")
+        for conn in list(self._ws):
+            await conn.dispatch(event, data)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        conn = _GatewayConnection(self, ws, request.query.get("compress") == "zlib-stream")
+        await conn.send({"op": 10, "d": {"heartbeat_interval": 41250}})
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                await conn.receive(json.loads(msg.data))
+        finally:
+            if conn in self._ws:
+                self._ws.remove(conn)
+        return ws
+
+    async def _identify(self, conn: _GatewayConnection, data: Json) -> None:
+        if data.get("token") != self.token:
+            self.close_codes.append(4004)
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        intents = int(data.get("intents", 0))
+        if intents & PRIVILEGED_INTENTS & ~self.approved_intents:
+            self.close_codes.append(4014)
+            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        self.identified_intents = intents
+        self._ws.append(conn)
+        await conn.dispatch("READY", {
+            "v": 10, "user": {**self.bot_user.to_json(), "verified": True, "mfa_enabled": False,
+                              "flags": 0},
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "session_id": f"session-{snowflake()}", "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
+            "relationships": [], "user_settings": {}, "presences": [], "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [], "shard": [0, 1],
+        })
+        for guild in self.guilds.values():
+            await conn.dispatch("GUILD_CREATE", guild.to_json())
+        await self._notify()
+
+    # -- REST ----------------------------------------------------------------------------
+
+    async def _file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[name], content_type="text/plain", charset="utf-8")
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        body = await self._read_body(request)
+        path = "/" + request.match_info["tail"]
+        call = Request(request.method, path, dict(request.query), body)
+        self.requests.append(call)
+        needs_auth = not path.startswith(("/interactions/", "/webhooks/"))
+        if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            return _error(401, 0, "401: Unauthorized")
+        try:
+            response = await self._route(call)
+        finally:
+            await self._notify()
+        if response is None:
+            self.unhandled.append(call)
+            return _error(404, 0, f"404: Not Found ({call.method} {call.path})")
+        return response
+
+    @staticmethod
+    async def _read_body(request: web.Request) -> Any:
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            parts: Json = {"files": {}}
+            async for part in reader:
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    parts.update(json.loads(await part.text()))  # type: ignore[union-attr]
+                else:
+                    parts["files"][part.filename] = await part.read()  # type: ignore[union-attr]
+            return parts
+        raw = await request.read()
+        return json.loads(raw) if raw else None
+
+    async def _route(self, call: Request) -> web.Response | None:
+        parts = call.path.strip("/").split("/")
+        method = call.method
+        match parts:
+            case ["users", "@me"] if method == "GET":
+                return _json({**self.bot_user.to_json(), "verified": True, "flags": 0,
+                              "mfa_enabled": False})
+            case ["oauth2", "applications", "@me"] if method == "GET":
+                return _json(self._application())
+            case ["applications", _, "commands"] if method == "PUT":
+                return _json(self._sync(None, call.body))
+            case ["applications", _, "guilds", gid, "commands"] if method == "PUT":
+                return _json(self._sync(int(gid), call.body))
+            case ["applications", _, "commands"] if method == "GET":
+                return _json(self.commands.get(None, []))
+            case ["applications", _, "guilds", gid, "commands"] if method == "GET":
+                return _json(self.commands.get(int(gid), []))
+            case ["channels", cid, "typing"] if method == "POST":
+                self.typing.append(int(cid))
+                return web.Response(status=204)
+            case ["channels", cid, "messages"] if method == "POST":
+                return _json(self._post_message(int(cid), call.body))
+            case ["channels", cid, "messages", mid] if method == "PATCH":
+                return self._edit(self.messages.get(int(mid)), call.body)
+            case ["users", "@me", "channels"] if method == "POST":
+                user_id = int(call.body["recipient_id"])
+                return _json({"id": str(self.dm_channel(self.users[user_id])), "type": 1,
+                              "recipients": [self.users[user_id].to_json()],
+                              "last_message_id": None})
+            case ["interactions", iid, token, "callback"] if method == "POST":
+                return self._callback(int(iid), token, call.body)
+            case ["webhooks", _, token] if method == "POST":
+                return self._followup(token, call.body)
+            case ["webhooks", _, token, "messages", mid] if method in ("PATCH", "GET"):
+                interaction = self._by_token(token)
+                if interaction is None:
+                    return _error(404, 10015, "Unknown Webhook")
+                target = (interaction.original if mid == "@original"
+                          else self.messages.get(int(mid)))
+                if method == "GET":
+                    return self._edit(target, None)
+                if target is not None and target is interaction.original:
+                    interaction.edits.append(call.body)
+                return self._edit(target, call.body)
+        return None
+
+    def _application(self) -> Json:
+        return {"id": str(self.app_id), "name": "citebot", "description": "", "icon": None,
+                "bot_public": True, "bot_require_code_grant": False,
+                "owner": self.owner.to_json(), "verify_key": "0" * 64,
+                "interactions_endpoint_url": None, "flags": 0, "team": None,
+                "summary": "", "rpc_origins": [], "tags": []}
+
+    def _sync(self, guild_id: int | None, commands: list[Json]) -> list[Json]:
+        synced = []
+        for command in commands:
+            command = {**command, "id": str(snowflake()), "application_id": str(self.app_id),
+                       "version": str(snowflake()), "type": command.get("type", 1)}
+            if guild_id is not None:
+                command["guild_id"] = str(guild_id)
+            synced.append(command)
+        self.commands[guild_id] = synced
+        return synced
+
+    def _message_from_bot(self, channel_id: int, body: Json, **extra: Any) -> Json:
+        message: Json = {
+            "id": str(snowflake()), "channel_id": str(channel_id), "type": 0,
+            "content": body.get("content") or "", "author": self.bot_user.to_json(),
+            "timestamp": _now(), "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+            "embeds": body.get("embeds") or [], "components": body.get("components") or [],
+            "pinned": False, "flags": body.get("flags") or 0,
+            "_allowed_mentions": body.get("allowed_mentions"), **extra,
+        }
+        if body.get("message_reference"):
+            message["message_reference"] = {k: str(v) if k.endswith("_id") else v
+                                            for k, v in body["message_reference"].items()}
+        return message
+
+    def _post_message(self, channel_id: int, body: Json) -> Json:
+        message = self._message_from_bot(channel_id, body)
+        self._store_message(message)
+        return message
+
+    def _store_message(self, message: Json) -> None:
+        self.messages[int(message["id"])] = message
+        self.channel_log.setdefault(int(message["channel_id"]), []).append(message)
+
+    def _edit(self, message: Json | None, body: Json | None) -> web.Response:
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        if body:
+            for key in ("content", "embeds", "components", "flags"):
+                if key in body and body[key] is not None:
+                    message[key] = body[key]
+            if "allowed_mentions" in body:
+                message["_allowed_mentions"] = body["allowed_mentions"]
+            message["edited_timestamp"] = _now()
+            message.pop("_loading", None)
+            message["flags"] = message.get("flags", 0) & ~LOADING
+        return _json(_public(message))
+
+    def _by_token(self, token: str) -> Interaction | None:
+        return next((i for i in self.interactions.values() if i.token == token), None)
+
+    def _callback(self, interaction_id: int, token: str, body: Json) -> web.Response:
+        interaction = self.interactions.get(interaction_id)
+        if interaction is None or interaction.token != token:
+            return _error(404, 10062, "Unknown interaction")
+        if interaction.callbacks:
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - interaction.sent_at > INTERACTION_TIMEOUT:
+            return _error(404, 10062, "Unknown interaction")
+        interaction.callbacks.append(body)
+        kind = body["type"]
+        data = body.get("data") or {}
+        channel_id = int(interaction.payload["channel"]["id"])
+        response: Json = {"interaction": {"id": str(interaction_id), "type": interaction.type}}
+        if kind in (4, 5):  # message / deferred ("thinking") message
+            flags = data.get("flags") or 0
+            message = self._message_from_bot(
+                channel_id, data if kind == 4 else {"flags": flags | LOADING},
+                interaction_metadata={"id": str(interaction_id), "type": interaction.type,
+                                      "user": interaction.payload.get("member", {}).get(
+                                          "user", interaction.payload.get("user"))},
+                webhook_id=str(self.app_id), application_id=str(self.app_id))
+            if kind == 5:
+                message["_loading"] = True
+            interaction.original = message
+            self.messages[int(message["id"])] = message
+            if not flags & EPHEMERAL:
+                self.channel_log.setdefault(channel_id, []).append(message)
+            response["interaction"].update(
+                response_message_id=message["id"], response_message_loading=kind == 5,
+                response_message_ephemeral=bool(flags & EPHEMERAL))
+            response["resource"] = {"type": kind, "message": _public(message)}
+        elif kind == 7:  # update the message the component was on
+            target = self.messages.get(int(interaction.payload["message"]["id"]))
+            self._edit(target, data)
+            interaction.edits.append(data)
+            if target is not None:
+                response["resource"] = {"type": 7, "message": target}
+        elif kind == 6:  # deferred update
+            pass
+        return _json(response)
+
+    def _followup(self, token: str, body: Json) -> web.Response:
+        interaction = self._by_token(token)
+        if interaction is None or not interaction.callbacks:
+            return _error(404, 10015, "Unknown Webhook")
+        original = interaction.original
+        if original is not None and original.get("_loading") and not interaction.followups:
+            # The first follow-up after a deferred response replaces the thinking message.
+            self._edit(original, body)
+            interaction.followups.append(original)
+            return _json(_public(original))
+        channel_id = int(interaction.payload["channel"]["id"])
+        message = self._message_from_bot(channel_id, body, webhook_id=str(self.app_id))
+        self.messages[int(message["id"])] = message
+        if not (body.get("flags") or 0) & EPHEMERAL:
+            self.channel_log.setdefault(channel_id, []).append(message)
+        interaction.followups.append(message)
+        return _json(message)
+
+    def _attachment(self, filename: str, data: bytes) -> Json:
+        attachment_id = snowflake()
+        name = f"{attachment_id}-{filename}"
+        self.files[name] = data
+        return {"id": str(attachment_id), "filename": filename, "size": len(data),
+                "url": self.file_url(name), "proxy_url": self.file_url(name),
+                "content_type": "text/plain; charset=utf-8"}
+
+
+class _GatewayConnection:
+    def __init__(self, fake: FakeDiscord, ws: web.WebSocketResponse, compress: bool) -> None:
+        self.fake = fake
+        self.ws = ws
+        self.sequence = 0
+        self._deflate = zlib.compressobj() if compress else None
+        self._lock = asyncio.Lock()
+
+    async def send(self, payload: Json) -> None:
+        raw = json.dumps(payload)
+        async with self._lock:
+            if self._deflate is None:
+                await self.ws.send_str(raw)
+            else:  # one zlib stream per connection, flushed after every message
+                data = self._deflate.compress(raw.encode()) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+                await self.ws.send_bytes(data)
+
+    async def dispatch(self, event: str, data: Json) -> None:
+        self.sequence += 1
+        await self.send({"op": 0, "t": event, "s": self.sequence, "d": data})
+
+    async def receive(self, payload: Json) -> None:
+        op = payload.get("op")
+        if op == 1:  # heartbeat
+            await self.send({"op": 11})
+        elif op == 2:  # identify
+            await self.fake._identify(self, payload["d"])
+        elif op == 6:  # resume
+            self.fake._ws.append(self)
+            await self.dispatch("RESUMED", {})

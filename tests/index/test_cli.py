@@ -1,0 +1,94 @@
+"""The `citebot-index` command line, run through click's test runner on a real index."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from index import IndexSettings
+from index.cli import cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def run(bundled_settings: IndexSettings, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(bundled_settings.data_dir))
+
+    def invoke(*args: str, input: str | None = None):
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def test_ask_json_cites_bardella_with_a_span_that_slices_the_article(run) -> None:
+    result = run("ask", "--json", "Who is the leader of the National Rally?")
+    assert result.exit_code == 0
+    answer = json.loads(result.output)
+    top = answer["citations"][0]
+    assert set(top) >= {"doc_id", "title", "url", "paragraph", "sentence", "start", "end",
+                        "text", "score"}
+    article = Path(__file__).parents[2] / "index" / "corpus" / "bardella-channel-pushbacks.txt"
+    assert "Jordan Bardella" in top["text"]
+    assert article.read_text(encoding="utf-8")[top["start"]:top["end"]] == top["text"]
+    assert answer["abstained"] is False
+
+
+def test_ask_batch_prints_one_json_line_per_question(run, tmp_path: Path) -> None:
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"question": "Who is Mette Frederiksen?"}\n"What is the GDP of France?"\n',
+                     encoding="utf-8")
+    result = run("ask", "--batch", str(batch), "--json")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["question"] for line in lines] == ["Who is Mette Frederiksen?",
+                                                    "What is the GDP of France?"]
+    assert [line["abstained"] for line in lines] == [False, True]
+
+
+def test_ask_reads_like_a_citation_for_people(run) -> None:
+    result = run("ask", "Who is the leader of the National Rally?")
+    assert result.output.startswith("[1] “Jordan Bardella")
+    assert "Bardella channel pushbacks, paragraph 1, sentence 2" in result.output
+
+
+def test_ask_says_plainly_when_the_articles_do_not_say(run) -> None:
+    result = run("ask", "Who is the president of the United States?")
+    assert result.output.startswith("The indexed articles don't say.")
+
+
+def test_sources_lists_the_bundled_article(run) -> None:
+    result = run("sources")
+    assert "Bardella channel pushbacks — 14 sentences" in result.output
+
+
+def test_chat_answers_until_an_empty_line(run) -> None:
+    result = run("chat", input="Who is Mette Frederiksen?\n\nnever asked\n")
+    assert "Danish counterpart Mette Frederiksen" in result.output
+    assert "never asked" not in result.output
+
+
+def test_a_broken_batch_file_is_a_clear_error(run, tmp_path: Path) -> None:
+    batch = tmp_path / "q.jsonl"
+    batch.write_text("{not json\n", encoding="utf-8")
+    result = run("ask", "--batch", str(batch))
+    assert result.exit_code != 0 and "q.jsonl:1: not valid JSON" in result.output
+
+
+def test_build_on_a_new_folder_reports_what_it_did(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.txt").write_text("One sentence here. And another.", encoding="utf-8")
+    (tmp_path / "b.txt").write_bytes(b"\x00\x00")
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli, ["build", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "1 articles, 2 sentences (1 embedded, 0 reused)" in result.output
+    assert "b.txt: binary file" in result.output
+
+
+def test_eval_skips_cleanly_without_evaluation_data(run, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setenv("CITEBOT_EVAL_DIR", str(tmp_path / "absent"))
+    result = run("eval")
+    assert result.exit_code == 0
+    assert "not found, skipped" in result.output
