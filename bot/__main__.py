@@ -12,14 +12,12 @@ import sys
 
 from bot.log import get_logger
 from bot.settings import BotSettings, bot_settings, read_token
-from index import IndexSettings, SettingsError, index_settings
+from index import Index, IndexError_, IndexSettings, SettingsError, index_settings
 
 log = get_logger("bot")
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("CITEBOT_LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = bot_settings()
         core = index_settings()
@@ -27,20 +25,31 @@ def main() -> int:
     except SettingsError as exc:
         print(f"citebot: {exc}", file=sys.stderr)
         return 2
-    if token is None:
-        from index.cli import chat_loop
+    # the bot logs what it does; the terminal chat only warnings, so answers stay readable
+    default_level = "INFO" if token is not None else "WARNING"
+    logging.basicConfig(level=os.environ.get("CITEBOT_LOG_LEVEL", default_level).upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from index.cli import chat_loop, open_index
 
-        chat_loop(core)
-        return 0
-    return asyncio.run(_run(settings, core, token))
+    try:
+        if token is None:
+            chat_loop(core)
+            return 0
+        # a first start builds the configured sources (the bundled article by default),
+        # so the bot can answer at once
+        index = open_index(core, build_if_missing=True)
+    except IndexError_ as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 1
+    return asyncio.run(_run(settings, core, token, index))
 
 
-async def _run(settings: BotSettings, core: IndexSettings, token: str) -> int:
+async def _run(settings: BotSettings, core: IndexSettings, token: str, index: Index) -> int:
     import discord
 
     from bot import create_bot
 
-    bot = create_bot(settings, core)
+    bot = create_bot(settings, core, index=index)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not available on Windows

@@ -104,7 +104,7 @@ def _load_previous(settings: IndexSettings) -> _Previous:
         sentences = np.load(version / "sentences.npy", mmap_mode="r")
         passages = np.load(version / "passages.npy", mmap_mode="r")
     except (IndexNotFound, IndexDamaged, OSError, ValueError) as exc:
-        log.info("not reusing the previous version: %s", exc)
+        log.debug("not reusing the previous version: %s", exc)
         return empty
     by_hash: dict[str, tuple[store.ArticleRow, list[store.SentenceRow]]] = {}
     for a in articles:

@@ -52,17 +52,34 @@ class Encoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def limit_threads(threads: int) -> None:
+    """Use at most `threads` threads in torch, FAISS (OpenMP) and numpy's BLAS.
+
+    On a shared 2-core machine, idle-spinning worker threads of a second pool cost far more
+    than they give: a query's search took 8x longer with the default pools.
+    """
+    if threads <= 0:
+        return
+    import faiss
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    threadpool_limits(limits=threads)
+
+
 @lru_cache(maxsize=2)
 def load_encoder(model: str, threads: int, batch_size: int) -> Encoder:
     """Load once per process. `model` empty means the packaged all-MiniLM-L6-v2."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import torch
-
-    if threads > 0:
-        torch.set_num_threads(threads)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    limit_threads(threads)
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
     path = model or default_model_path()
     if not model and not os.path.isdir(path):
         raise IndexDamaged(f"the packaged model directory {path} is missing; "
