@@ -196,13 +196,13 @@ def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
         first = len(rows)
         old = previous.by_hash.get(article.content_hash)
         if old is not None and previous.manifest.get("text_format") == TEXT_FORMAT:
-            old_rows = old[1]
+            split = old[1]  # same splitter as before: keep its sentences
         else:
-            old_rows = [store.SentenceRow(0, 0, s.paragraph, s.sentence, s.start, s.end, s.text)
-                        for s in segment.sentences(article.text)]
+            split = [store.SentenceRow(0, 0, s.paragraph, s.sentence, s.start, s.end, s.text)
+                     for s in segment.sentences(article.text)]
         new_rows = [store.SentenceRow(first + i, article_id, r.paragraph, r.sentence,
                                       r.start, r.end, r.text)
-                    for i, r in enumerate(old_rows)]
+                    for i, r in enumerate(split)]
         # same texts in the same order embed to the same vectors (the title is in the hash)
         if old is not None and [r.text for r in old[1]] == [r.text for r in new_rows]:
             reuse.append((first, old[0].first_row, len(new_rows)))

@@ -156,7 +156,7 @@ class Index:
         """The whole paragraph a citation was quoted from."""
         article = self._article_at(citation)
         for start, end in segment.paragraphs(article.text):
-            if start <= citation.start < end or (start == citation.start):
+            if start <= citation.start < end:
                 return article.text[start:end]
         return citation.text
 

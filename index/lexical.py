@@ -84,6 +84,10 @@ class QueryTerms:
     idf: np.ndarray
     total_idf: float
     missing_idf: float
+    name_ids: np.ndarray
+    """Vocabulary ids of the question's capitalised words (names, mostly) after the first."""
+    name_count: int
+    """How many such words there are, including those the corpus never uses."""
 
     @property
     def empty(self) -> bool:
@@ -144,7 +148,11 @@ class Lexicon:
         idf = self.idf[ids] if len(ids) else np.zeros(0, dtype=np.float32)
         # a word the corpus never uses weighs as much as the rarest word it does use
         missing = (len(tokens) - len(known)) * (self.max_idf + math.log(2))
-        return QueryTerms(known, ids, idf, float(idf.sum()) + missing, missing)
+        words = WORD.findall(question)
+        names = list(dict.fromkeys(t for w in words[1:] if w[:1].isupper() for t in tokenize(w)))
+        name_ids = np.array([self.vocab[t] for t in names if t in self.vocab], dtype=np.int64)
+        return QueryTerms(known, ids, idf, float(idf.sum()) + missing, missing, name_ids,
+                          len(names))
 
     def bm25_scores(self, level: str, terms: QueryTerms) -> np.ndarray:
         """BM25 of every item at `level` (sentence rows, or articles)."""
@@ -161,10 +169,12 @@ class Lexicon:
         sub = self.presence[level][rows][:, terms.ids]
         return np.asarray(sub @ terms.idf, dtype=np.float32).ravel() / terms.total_idf
 
-    def missing_idf(self, level: str, terms: QueryTerms, row: int) -> float:
-        """The largest IDF among the question's words absent from item `row` at `level`."""
-        if terms.empty:
+    def name_coverage(self, level: str, terms: QueryTerms, row: int) -> float:
+        """Share of the question's capitalised words present in item `row` at `level`
+        (1.0 when the question has none)."""
+        if terms.name_count == 0:
+            return 1.0
+        if len(terms.name_ids) == 0:
             return 0.0
-        present = self.presence[level][row][:, terms.ids].toarray().ravel() > 0
-        absent = terms.idf[~present]
-        return float(absent.max()) if len(absent) else 0.0
+        found = self.presence[level][row][:, terms.name_ids].toarray().sum()
+        return float(found) / terms.name_count

@@ -10,8 +10,9 @@
    neighbour; the IDF-weighted share of the question's words found in the sentence and in
    its context.
 3. The fused score is a weighted sum; the top sentences are cited.
-4. Abstention: a logistic model over the top candidate's fused score, margin, raw dense
-   similarity and word coverage (sentence, context, article) gives a confidence in 0..1.
+4. Abstention: a logistic model gives a confidence in 0..1 from the top candidate's raw
+   dense similarities and word coverage, whether the single signals agree on its article,
+   and how many of the question's names its article and context contain.
 
 The weights were fitted on questions 800–1499 of the NYT dev split and are reported on
 questions 0–799 (`citebot-index eval`); `benchmarks/fit_weights.py` refits them.
@@ -32,16 +33,25 @@ FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", 
 WEIGHTS = np.array([0.135, 0.166, 0.06, 0.183, 0.014, 0.03, 0.13, 0.015, 0.134, 0.133],
                    dtype=np.float32)
 
-#: absolute evidence only (cosines, word-coverage shares): z-scores and the fused score
-#: depend on corpus size, and a one-article corpus must be judged like a large one
-ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "c_doc")
+#: evidence that means the same in any corpus (cosines, coverage shares, agreement): z-scores
+#: and the fused score depend on corpus size, and one article must be judged like thousands
+ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "c_doc",
+                    "agree_d_sent", "agree_b_sent", "agree_d_pass", "agree_b_ctx", "top5_same",
+                    "names_article", "names_context")
 #: confidence = sigmoid(ABSTAIN_COEF · (x - ABSTAIN_MEAN) / ABSTAIN_SCALE + ABSTAIN_BIAS)
-ABSTAIN_MEAN = np.array([0.4605, 0.3906, 0.3041, 0.4917, 0.5372, 0.5828, 0.6383],
-                        dtype=np.float32)
-ABSTAIN_SCALE = np.array([0.1717, 0.1573, 0.1458, 0.1544, 0.254, 0.2509, 0.2524],
-                         dtype=np.float32)
-ABSTAIN_COEF = np.array([0.416, 0.172, -0.217, 1.182, 0.396, 1.022, 0.36], dtype=np.float32)
-ABSTAIN_BIAS = 0.201
+ABSTAIN_MEAN = np.array([
+    0.4605, 0.3906, 0.3041, 0.4917, 0.5372, 0.5828, 0.6383, 0.5236, 0.5943, 0.4629,
+    0.6907, 0.5907, 0.8033, 0.7868
+], dtype=np.float32)
+ABSTAIN_SCALE = np.array([
+    0.1717, 0.1573, 0.1458, 0.1544, 0.254, 0.2509, 0.2524, 0.4994, 0.491, 0.4986,
+    0.4622, 0.3048, 0.3661, 0.3781
+], dtype=np.float32)
+ABSTAIN_COEF = np.array([
+    0.467, 0.038, -0.172, 0.569, 0.276, 0.854, 0.245, 0.25, 0.279, 0.168, 0.291,
+    0.083, 0.484, 0.238
+], dtype=np.float32)
+ABSTAIN_BIAS = -0.027
 
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
@@ -215,9 +225,17 @@ def confidence_of(x: np.ndarray) -> float:
 
 def abstain_features(pool: Candidates, fused: np.ndarray, order: np.ndarray,
                      lexicon: Lexicon) -> np.ndarray:
-    """ABSTAIN_FEATURES of the top candidate."""
+    """ABSTAIN_FEATURES of the top candidate.
+
+    Besides the raw evidence of the top sentence: whether the best candidate by each single
+    signal comes from the same article (answerable questions make the signals agree), and
+    how many of the question's names its article and context contain.
+    """
     top = order[0]
     raw = pool.raw[top]
+    article = pool.articles[top]
+    agree = [float(pool.articles[np.argmax(pool.raw[:, FEATURES.index(name)])] == article)
+             for name in ("d_sent", "b_sent", "d_pass", "b_ctx")]
     return np.array([
         raw[FEATURES.index("d_sent")],
         raw[FEATURES.index("d_pass")],
@@ -226,4 +244,8 @@ def abstain_features(pool: Candidates, fused: np.ndarray, order: np.ndarray,
         raw[FEATURES.index("c_sent")],
         raw[FEATURES.index("c_ctx")],
         pool.coverage_article[top],
+        *agree,
+        float(np.mean(pool.articles[order[:5]] == article)),
+        lexicon.name_coverage("article", pool.terms, int(article)),
+        lexicon.name_coverage("context", pool.terms, int(pool.rows[top])),
     ], dtype=np.float32)
