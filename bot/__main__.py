@@ -31,20 +31,27 @@ def main() -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from index.cli import chat_loop, open_index
 
-    try:
-        if token is None:
+    if token is None:
+        try:
             chat_loop(core)
-            return 0
+        except IndexError_ as exc:
+            print(f"citebot: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    try:
         # a first start builds the configured sources (the bundled article by default),
         # so the bot can answer at once
-        index = open_index(core, build_if_missing=True)
+        index: Index | None = open_index(core, build_if_missing=True)
     except IndexError_ as exc:
-        print(f"citebot: {exc}", file=sys.stderr)
-        return 1
+        # Exiting would only get the bot restarted into the same error: it starts anyway,
+        # tells whoever asks what is wrong, and an admin can repair it with /reindex.
+        log.error("starting without an index: %s", exc)
+        index = None
     return asyncio.run(_run(settings, core, token, index))
 
 
-async def _run(settings: BotSettings, core: IndexSettings, token: str, index: Index) -> int:
+async def _run(settings: BotSettings, core: IndexSettings, token: str,
+               index: Index | None) -> int:
     import discord
 
     from bot import create_bot

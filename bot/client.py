@@ -39,6 +39,8 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
+SORRY = "Sorry — something went wrong while answering. It has been logged."
+
 #: Nobody is ever pinged by the bot: not @everyone, not roles, not users, not the asker.
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -117,7 +119,7 @@ class CiteBot(commands.Bot):
         """Log a failed command and tell its user, instead of leaving them "thinking"."""
         log.error("/%s failed", interaction.command.qualified_name if interaction.command
                   else "?", exc_info=error)
-        text = "Sorry — something went wrong while answering. It has been logged."
+        text = SORRY
         if self.is_closed():
             return
         try:
@@ -157,9 +159,15 @@ class CiteBot(commands.Bot):
 
         try:
             fresh = await asyncio.to_thread(Index.open, self.index_settings)
-        except (IndexNotFound, IndexDamaged) as exc:
-            self.index_problem = str(exc)
+        except IndexNotFound as exc:
+            self.index_problem = (f"No articles are indexed yet — an admin can run "
+                                  f"`/reindex`. ({exc})")
             log.warning("no index to answer from: %s", exc)
+            return False
+        except IndexDamaged as exc:
+            self.index_problem = (f"The index cannot be used: {exc}. An admin can run "
+                                  "`/reindex` to rebuild it.")
+            log.error("no index to answer from: %s", exc)
             return False
         self.index, self.index_problem = fresh, ""
         log.info("answering from index version %s (%d articles, %d sentences)",
@@ -168,8 +176,7 @@ class CiteBot(commands.Bot):
 
     def require_index(self) -> Index:
         if self.index is None:
-            raise NoIndex(f"No articles are indexed yet — an admin can run `/reindex`. "
-                          f"({self.index_problem})")
+            raise NoIndex(self.index_problem)
         return self.index
 
     @staticmethod

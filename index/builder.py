@@ -95,6 +95,8 @@ def _load_previous(settings: IndexSettings) -> _Previous:
         if (manifest.get("format") != FORMAT
                 or manifest.get("model") != model_label(settings.model)):
             return empty
+        # damaged vectors or sentences must not be carried into the new version
+        store.verify(version, manifest, ("meta.sqlite", "sentences.npy", "passages.npy"))
         db = store.open_readonly(version / "meta.sqlite")
         try:
             articles = store.load_articles(db)
@@ -169,6 +171,7 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
                 "articles": len(articles), "sentences": counts[0],
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "fingerprint": fingerprint,
+                "files": store.seal_files(work),
             })
             final = versions.versions_dir(settings.data_dir) / name
             work.rename(final)

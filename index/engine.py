@@ -81,6 +81,7 @@ class Index:
         import faiss
 
         manifest = store.read_manifest(version_dir)
+        store.verify(version_dir, manifest)
         db = store.open_readonly(version_dir / "meta.sqlite")
         try:
             articles = store.load_articles(db)

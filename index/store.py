@@ -9,12 +9,15 @@ Layout of a version directory::
     sentences.faiss      FAISS index over sentences.npy (FAISS id = sentence row)
     passages.faiss       FAISS index over passages.npy
     lexicon/             BM25 indexes and word-presence matrices (see lexical.py)
-    manifest.json        version, model, counts; written last (a version without it is incomplete)
+    manifest.json        version, model, counts and the sha256 of every other file; written
+                         last (a version without it is incomplete)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -146,3 +149,48 @@ def read_manifest(version_dir: Path) -> dict[str, object]:
     if not isinstance(data, dict):
         raise IndexDamaged(f"{path} is damaged; run `citebot-index build`")
     return data
+
+
+def seal_files(version_dir: Path) -> dict[str, str]:
+    """Flush every file of a version to disk; returns their sha256 by relative path (for the
+    manifest, so that `verify` can tell a damaged file from a good one)."""
+    sealed = {}
+    for path in sorted(version_dir.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            sealed[path.relative_to(version_dir).as_posix()] = _sha256(path)
+    return sealed
+
+
+def verify(version_dir: Path, manifest: dict[str, object],
+           names: Iterable[str] | None = None) -> None:
+    """IndexDamaged, naming the file, if a file the manifest lists (or those of them in
+    `names`) is missing or no longer what was written. Older manifests list no files."""
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        return
+    wanted = None if names is None else set(names)
+    for name, digest in listed.items():
+        if wanted is not None and name not in wanted:
+            continue
+        path = version_dir / name
+        try:
+            actual = _sha256(path)
+        except FileNotFoundError:
+            raise IndexDamaged(f"{path} is missing; run `citebot-index build` "
+                               "to rebuild the index") from None
+        except OSError as exc:
+            raise IndexDamaged(f"{path} is unreadable ({exc.strerror}); "
+                               "run `citebot-index build`") from None
+        if actual != digest:
+            raise IndexDamaged(f"{path} is damaged (it no longer matches the checksum in "
+                               f"{MANIFEST}); run `citebot-index build`")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

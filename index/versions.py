@@ -3,12 +3,14 @@
     <data_dir>/CURRENT            name of the version being served (replaced atomically)
     <data_dir>/versions/v000003/  one complete version (see store.py)
     <data_dir>/versions/.building-*/  a build in progress (removed if a build dies)
+    <data_dir>/versions/.removing-*/  an old version being deleted
     <data_dir>/build.lock         held by the one running build
     <data_dir>/articles/<collection>/  articles added through `add_article`
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -82,14 +84,30 @@ def switch_to(data_dir: Path, version: Path) -> None:
 
 
 def remove_stale(data_dir: Path, keep: Path | None) -> None:
-    """Drop leftovers of dead builds and all but the newest finished versions."""
+    """Drop leftovers of dead builds and all but the newest finished versions; never `keep`
+    nor the version CURRENT names (a build that died after finishing a version but before
+    switching to it leaves a newer version that is not the one served)."""
     folder = versions_dir(data_dir)
     if not folder.is_dir():
         return
     for p in folder.iterdir():
-        if p.name.startswith(".building-"):
+        if p.name.startswith((".building-", ".removing-")):
             shutil.rmtree(p, ignore_errors=True)
+    protected = {keep.resolve()} if keep is not None else set()
+    with contextlib.suppress(IndexNotFound, IndexDamaged):
+        protected.add(current_version(data_dir).resolve())
     finished = complete_versions(data_dir)
     for old in finished[:-KEEP_VERSIONS]:
-        if keep is None or old.resolve() != keep.resolve():
-            shutil.rmtree(old, ignore_errors=True)
+        if old.resolve() not in protected:
+            _discard(old)
+
+
+def _discard(version: Path) -> None:
+    """Remove a version so that dying midway never leaves a half-deleted directory that
+    still looks complete: it is renamed out of the way first (atomic), then deleted."""
+    doomed = version.with_name(f".removing-{version.name}-{os.getpid()}")
+    try:
+        version.rename(doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)

@@ -12,7 +12,14 @@ Behaviours copied from Discord because the bot depends on them:
   gateway with 4014;
 - an interaction must be acknowledged within 3 s and only once (else 10062 / 40060);
 - after a deferred ("thinking") response, the first follow-up replaces the thinking message;
-- every JSON reply has `Content-Type: application/json` exactly.
+- every JSON reply has `Content-Type: application/json` exactly;
+- a gateway session outlives its connection: events dispatched while the bot is
+  disconnected are replayed when it RESUMEs (op 6), unless the session was invalidated
+  (op 9), after which the bot must IDENTIFY again and the missed events are gone.
+
+Faults a test can inject: `drop_connection` (close or abort the gateway socket),
+`invalidate_session` (op 9), `request_reconnect` (op 7), `hold_gateway` (delay RESUME and
+IDENTIFY), and `fail` (REST answers 429 with retry-after and `Via`, or 5xx, N times).
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -164,6 +173,53 @@ class Interaction:
         return self.replies[-1]
 
 
+@dataclass
+class Session:
+    """A gateway session: its id, its event sequence and the events sent in it (for RESUME)."""
+
+    id: str
+    sequence: int = 0
+    history: deque[Json] = field(default_factory=lambda: deque(maxlen=50_000))
+    valid: bool = True
+
+    def payload(self, event: str, data: Json) -> Json:
+        self.sequence += 1
+        payload = {"op": 0, "t": event, "s": self.sequence, "d": data}
+        self.history.append(payload)
+        return payload
+
+
+@dataclass
+class Fault:
+    """REST calls matching `method` and `path` (a regex, searched) fail `times` times."""
+
+    method: str
+    path: str
+    status: int
+    times: int = 1
+    retry_after: float = 0.25
+    via: bool = True
+    served: int = 0
+
+    def matches(self, call: Request) -> bool:
+        return (self.served < self.times and call.method == self.method
+                and re.search(self.path, call.path) is not None)
+
+    def response(self) -> web.Response:
+        self.served += 1
+        if self.status != 429:
+            return _error(self.status, 0, f"{self.status}: Server Error (injected)")
+        headers = {"Content-Type": "application/json", "Retry-After": f"{self.retry_after:g}",
+                   "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset-After": f"{self.retry_after:g}",
+                   "X-RateLimit-Bucket": "fake-bucket", "X-RateLimit-Scope": "user"}
+        if self.via:  # without it discord.py takes a 429 for a Cloudflare ban
+            headers["Via"] = "1.1 google"
+        body = {"message": "You are being rate limited.", "retry_after": self.retry_after,
+                "global": False, "code": 0}
+        return web.Response(status=429, body=json.dumps(body).encode(), headers=headers)
+
+
 class FakeDiscord:
     """Discord's REST API and gateway, for one bot, on 127.0.0.1."""
 
@@ -190,6 +246,12 @@ class FakeDiscord:
         self.identified_intents: int | None = None
         self.close_codes: list[int] = []
         self._ws: list[_GatewayConnection] = []
+        self.session: Session | None = None
+        self.identifies = 0  # IDENTIFY payloads accepted
+        self.resumes = 0  # sessions resumed (op 6 answered with the missed events + RESUMED)
+        self.invalidated = 0  # op 9 sent
+        self.faults: list[Fault] = []
+        self.gateway_gate: asyncio.Event | None = None
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -412,15 +474,76 @@ class FakeDiscord:
     # -- gateway -------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: Json) -> None:
-        if not self._ws:
+        """Send an event in the current session; while the bot is disconnected it waits in
+        the session's history and is replayed when the bot resumes."""
+        if self.session is None:
             raise RuntimeError("the bot is not connected to the gateway")
+        payload = self.session.payload(event, data)
         for conn in list(self._ws):
-            await conn.dispatch(event, data)
+            await conn.send(payload)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._ws)
+
+    # -- gateway faults ------------------------------------------------------------------
+
+    async def drop_connection(self, *, code: int = 4000, abrupt: bool = False) -> None:
+        """End the gateway connection as a network fault or a Discord restart would: with a
+        resumable close code, or (`abrupt`) by cutting the TCP connection. The session stays
+        valid, so the bot may RESUME it."""
+        for conn in list(self._ws):
+            self._ws.remove(conn)
+            if abrupt and conn.transport is not None:
+                conn.transport.abort()
+            else:
+                await conn.ws.close(code=code, message=b"connection dropped (injected)")
+        await self._notify()
+
+    async def invalidate_session(self, *, resumable: bool = False) -> None:
+        """Send op 9 (invalid session). Unless `resumable`, the session is over: events sent
+        until the bot identifies again are lost, as on Discord."""
+        if self.session is not None and not resumable:
+            self.session.valid = False
+        for conn in list(self._ws):
+            if not resumable:
+                self._ws.remove(conn)
+            self.invalidated += 1
+            await conn.send({"op": 9, "d": resumable})
+
+    async def request_reconnect(self) -> None:
+        """Send op 7: the bot should reconnect and resume."""
+        for conn in list(self._ws):
+            self._ws.remove(conn)
+            await conn.send({"op": 7, "d": None})
+
+    def forget_history(self) -> None:
+        """Drop the record of everything said so far (for long runs that watch memory)."""
+        for log in (self.requests, self.typing):
+            log.clear()
+        for table in (self.messages, self.channel_log, self.interactions):
+            table.clear()
+        if self.session is not None:
+            self.session.history.clear()
+
+    def hold_gateway(self) -> asyncio.Event:
+        """Delay every RESUME and IDENTIFY until the returned event is set."""
+        self.gateway_gate = asyncio.Event()
+        return self.gateway_gate
+
+    def fail(self, method: str, path: str, status: int, *, times: int = 1,
+             retry_after: float = 0.25, via: bool = True) -> Fault:
+        """The next `times` REST calls `method` on a path matching the regex `path` are
+        answered with `status` (429 carries `retry_after` and, if `via`, a `Via` header)."""
+        fault = Fault(method, path, status, times, retry_after, via)
+        self.faults.append(fault)
+        return fault
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        conn = _GatewayConnection(self, ws, request.query.get("compress") == "zlib-stream")
+        conn = _GatewayConnection(self, ws, request.query.get("compress") == "zlib-stream",
+                                  request.transport)
         await conn.send({"op": 10, "d": {"heartbeat_interval": 41250}})
         try:
             async for msg in ws:
@@ -432,7 +555,12 @@ class FakeDiscord:
                 self._ws.remove(conn)
         return ws
 
+    async def _wait_gate(self) -> None:
+        if self.gateway_gate is not None:
+            await self.gateway_gate.wait()
+
     async def _identify(self, conn: _GatewayConnection, data: Json) -> None:
+        await self._wait_gate()
         if data.get("token") != self.token:
             self.close_codes.append(4004)
             await conn.ws.close(code=4004, message=b"Authentication failed.")
@@ -443,18 +571,39 @@ class FakeDiscord:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         self.identified_intents = intents
+        self.identifies += 1
+        self.session = Session(f"session-{snowflake()}")
         self._ws.append(conn)
         await conn.dispatch("READY", {
             "v": 10, "user": {**self.bot_user.to_json(), "verified": True, "mfa_enabled": False,
                               "flags": 0},
             "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
-            "session_id": f"session-{snowflake()}", "resume_gateway_url": self.gateway_url,
+            "session_id": self.session.id, "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
             "relationships": [], "user_settings": {}, "presences": [], "guild_join_requests": [],
             "geo_ordered_rtc_regions": [], "shard": [0, 1],
         })
         for guild in self.guilds.values():
             await conn.dispatch("GUILD_CREATE", guild.to_json())
+        await self._notify()
+
+    async def _resume(self, conn: _GatewayConnection, data: Json) -> None:
+        await self._wait_gate()
+        if data.get("token") != self.token:
+            self.close_codes.append(4004)
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        session = self.session
+        if session is None or not session.valid or data.get("session_id") != session.id:
+            self.invalidated += 1
+            await conn.send({"op": 9, "d": False})
+            return
+        seq = int(data.get("seq") or 0)
+        self._ws.append(conn)
+        for payload in [p for p in session.history if p["s"] > seq]:
+            await conn.send(payload)
+        await conn.dispatch("RESUMED", {})
+        self.resumes += 1
         await self._notify()
 
     # -- REST ----------------------------------------------------------------------------
@@ -473,6 +622,10 @@ class FakeDiscord:
         needs_auth = not path.startswith(("/interactions/", "/webhooks/"))
         if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
+        fault = next((f for f in self.faults if f.matches(call)), None)
+        if fault is not None:
+            await self._notify()
+            return fault.response()
         try:
             response = await self._route(call)
         finally:
@@ -662,7 +815,7 @@ class FakeDiscord:
 
     def _attachment(self, filename: str, data: bytes) -> Json:
         attachment_id = snowflake()
-        name = f"{attachment_id}-{filename}"
+        name = f"{attachment_id}-{re.sub(r'[^A-Za-z0-9._-]', '_', filename)}"  # URL-safe
         self.files[name] = data
         return {"id": str(attachment_id), "filename": filename, "size": len(data),
                 "url": self.file_url(name), "proxy_url": self.file_url(name),
@@ -670,16 +823,19 @@ class FakeDiscord:
 
 
 class _GatewayConnection:
-    def __init__(self, fake: FakeDiscord, ws: web.WebSocketResponse, compress: bool) -> None:
+    def __init__(self, fake: FakeDiscord, ws: web.WebSocketResponse, compress: bool,
+                 transport: asyncio.BaseTransport | None = None) -> None:
         self.fake = fake
         self.ws = ws
-        self.sequence = 0
+        self.transport = transport
         self._deflate = zlib.compressobj() if compress else None
         self._lock = asyncio.Lock()
 
     async def send(self, payload: Json) -> None:
         raw = json.dumps(payload)
         async with self._lock:
+            if self.ws.closed:
+                return
             if self._deflate is None:
                 await self.ws.send_str(raw)
             else:  # one zlib stream per connection, flushed after every message
@@ -687,8 +843,9 @@ class _GatewayConnection:
                 await self.ws.send_bytes(data)
 
     async def dispatch(self, event: str, data: Json) -> None:
-        self.sequence += 1
-        await self.send({"op": 0, "t": event, "s": self.sequence, "d": data})
+        """Send an event to this connection only, numbered in the current session."""
+        assert self.fake.session is not None
+        await self.send(self.fake.session.payload(event, data))
 
     async def receive(self, payload: Json) -> None:
         op = payload.get("op")
@@ -697,5 +854,4 @@ class _GatewayConnection:
         elif op == 2:  # identify
             await self.fake._identify(self, payload["d"])
         elif op == 6:  # resume
-            self.fake._ws.append(self)
-            await self.dispatch("RESUMED", {})
+            await self.fake._resume(self, payload["d"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.client import NO_MENTIONS, CiteBot, NoIndex
+from bot.client import NO_MENTIONS, SORRY, CiteBot, NoIndex
 from bot.exts.context import ContextButton
 from bot.exts.feedback import VoteButton
 from bot.log import get_logger
@@ -59,10 +60,9 @@ class Ask(commands.Cog):
                 "National Rally? — I answer by quoting the articles.")
 
     def problem_with(self, question: str, user_id: int) -> str | None:
-        """Why `question` from `user_id` is not answered now (None if it is fine). Counts
-        towards the user's rate limit only when it would be answered."""
-        question = question.strip()
-        if not question:
+        """Why `question` (already `tidy`) from `user_id` is not answered now (None if it is
+        fine). Counts towards the user's rate limit only when it would be answered."""
+        if not any(ch.isalnum() for ch in question):  # empty, blank, emoji or punctuation
             return self.usage
         limit = self.bot.settings.max_question_chars
         if len(question) > limit:
@@ -100,6 +100,7 @@ class Ask(commands.Cog):
     async def ask_command(self, interaction: discord.Interaction, question: str,
                           source: str | None = None, private: bool = False) -> None:
         """Ask a question; the answer quotes the indexed articles, with sources."""
+        question = tidy(question)
         problem = self.problem_with(question, interaction.user.id)
         if problem:
             await interaction.response.send_message(embed=render.error_embed(problem),
@@ -148,17 +149,50 @@ class Ask(commands.Cog):
 
     async def answer_message(self, message: discord.Message, question: str) -> None:
         """Reply to `message` with the answer to `question` (or why there is none)."""
+        question = tidy(question)
         problem = self.problem_with(question, message.author.id)
         if problem:
-            await message.reply(embed=render.error_embed(problem), mention_author=False,
-                                allowed_mentions=NO_MENTIONS)
+            await self.send_reply(message, Reply(render.error_embed(problem)))
             return
-        async with message.channel.typing():
+        # One typing indicator (it lasts until the reply); showing it is not worth an answer.
+        with contextlib.suppress(discord.HTTPException):
+            await message.channel.typing()
+        try:
             reply = await self.reply_for(
                 question, user_id=message.author.id,
                 guild_id=message.guild.id if message.guild else None,
                 channel_id=message.channel.id)
-        await message.reply(**reply.kwargs(), mention_author=False)
+        except Exception:
+            log.exception("answering message %s failed", message.id)
+            reply = Reply(render.error_embed(SORRY))
+        await self.send_reply(message, reply)
+
+    @staticmethod
+    async def send_reply(message: discord.Message, reply: Reply) -> None:
+        """Reply to `message`. A server error is retried once (discord.py does not retry a
+        503); a reply that cannot be sent is logged with the message it answers."""
+        for attempt in (1, 2):
+            try:
+                await message.reply(**reply.kwargs(), mention_author=False)
+                return
+            except discord.HTTPException as exc:
+                if attempt == 1 and exc.status >= 500:
+                    await asyncio.sleep(1)
+                    continue
+                log.error("could not reply to message %s in channel %s: HTTP %s %s",
+                          message.id, message.channel.id, exc.status, exc.text[:200])
+                return
+
+
+#: Directional embeddings, overrides and isolates: echoed in a reply they would reorder it.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def tidy(question: str) -> str:
+    """The question as it is answered, stored and echoed: lone surrogates (which cannot be
+    encoded) replaced, directional controls removed, outer blank space trimmed."""
+    question = question.encode("utf-8", "replace").decode("utf-8")
+    return BIDI_CONTROLS.sub("", question).strip()
 
 
 def _shorten(text: str, limit: int) -> str:
