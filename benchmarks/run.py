@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from index.builder import HNSW_FROM
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SCRATCH = Path(os.environ.get("CITEBOT_BENCH_SCRATCH", "/tmp/citebot-bench"))
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                 "cold": [runner.task("scale", "cold", n, mode, i) for i in range(1 if large
                                                                                  else 3)],
             }
-            if n >= 200_000:
+            if n >= HNSW_FROM:
                 results["scale"][n]["ann"] = runner.task("scale", "ann", n, mode, 200)
     note_file = runner.raw / "note.txt"
     if args.note:

@@ -143,7 +143,7 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
         reindex.append(time.perf_counter() - t)
         assert again.unchanged
     out.update(reindex_s=reindex, peak_rss_mb=peak_rss_mb(),
-               faiss_kind="hnsw" if report.sentences >= 200_000 else "flat")
+               faiss_kind=builder.faiss_kind(settings.faiss_index, report.sentences))
     return out
 
 
@@ -215,7 +215,9 @@ def task_ann(n: int, mode: str, count: int) -> dict[str, Any]:
     result: dict[str, Any] = {"n": n, "kind": type(faiss.downcast_index(
         approx.index if hasattr(approx, "index") else approx)).__name__,
         "exact_latency_s": exact_t}
-    for ef in (16, 64, DENSE_CANDIDATES):
+    from index import IndexSettings
+
+    for ef in (16, 64, DENSE_CANDIDATES, IndexSettings().hnsw_ef_search):
         inner = faiss.downcast_index(approx.index) if hasattr(approx, "index") else approx
         if hasattr(inner, "hnsw"):
             inner.hnsw.efSearch = ef

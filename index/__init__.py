@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from index.errors import ArticleRejected, BuildInProgress, IndexDamaged, IndexError_, IndexNotFound
+from index.errors import (
+    ArticleRejected,
+    BuildInProgress,
+    IndexDamaged,
+    IndexError_,
+    IndexNotFound,
+    NothingToIndex,
+)
 from index.settings import IndexSettings, SettingsError, index_settings
 from index.types import (
     SHARED,
@@ -49,6 +56,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "SHARED", "Answer", "ArticleInfo", "ArticleRejected", "BuildInProgress", "BuildProgress",
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
-    "IndexSettings", "SettingsError", "SkippedFile", "Source", "add_article", "build",
-    "index_settings",
+    "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
+    "build", "index_settings",
 ]

@@ -22,7 +22,13 @@ import numpy as np
 
 from index import lexical, segment, store, versions
 from index.embed import load_encoder, model_label
-from index.errors import ArticleRejected, BuildInProgress, IndexDamaged, IndexNotFound
+from index.errors import (
+    ArticleRejected,
+    BuildInProgress,
+    IndexDamaged,
+    IndexNotFound,
+    NothingToIndex,
+)
 from index.settings import IndexSettings
 from index.sources import Article, Unreadable, parse_html, parse_text, read_sources, suffix_of
 from index.types import SHARED, BuildProgress, BuildReport, ProgressCallback, Source
@@ -34,6 +40,9 @@ FORMAT = 1  # bump when the on-disk layout changes; older versions are then not 
 #: (embeddings of unchanged sentences are still reused)
 TEXT_FORMAT = 2
 SHARED_DIR = "_shared"
+#: from this many sentences `faiss_index = "auto"` builds HNSW: two exact scans of 100k
+#: vectors took half of a 47 ms answer (benchmarks/results/REPORT.md)
+HNSW_FROM = 50_000
 
 
 def passage_text(title: str, previous: str, sentence: str) -> str:
@@ -116,12 +125,18 @@ def _load_previous(settings: IndexSettings) -> _Previous:
     return _Previous(version, manifest, by_hash, sentences, passages)
 
 
+def faiss_kind(setting: str, sentences: int) -> str:
+    """The FAISS index kind a corpus of `sentences` gets under the `faiss_index` setting."""
+    if setting == "auto":
+        return "hnsw" if sentences >= HNSW_FROM else "flat"
+    return setting
+
+
 def _faiss_index(vectors: np.ndarray, kind: str) -> Any:
     import faiss
 
     dim = vectors.shape[1]
-    if kind == "auto":
-        kind = "hnsw" if len(vectors) >= 200_000 else "flat"
+    kind = faiss_kind(kind, len(vectors))
     inner: Any
     if kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
@@ -153,10 +168,17 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
 
         fingerprint = [f"{a.collection}\t{a.doc_id}\t{a.content_hash}\t{a.source}"
                        for a in articles]
+        if not articles:
+            raise NothingToIndex(
+                "no articles to index in " + ", ".join(str(s.path) for s in todo)
+                + "".join(f"\n  skipped {s.path}: {s.reason}" for s in skipped[:20])
+                + "\nNothing was changed; the previous index (if any) keeps serving.")
+        old_count = int(str(previous.manifest.get("sentences", 0)))
         if (previous.version is not None and previous.manifest.get("fingerprint") == fingerprint
-                and previous.manifest.get("text_format") == TEXT_FORMAT):
-            return BuildReport(previous.version.name, len(articles),
-                               int(str(previous.manifest.get("sentences", 0))), 0,
+                and previous.manifest.get("text_format") == TEXT_FORMAT
+                and previous.manifest.get("faiss") == faiss_kind(settings.faiss_index,
+                                                                  old_count)):
+            return BuildReport(previous.version.name, len(articles), old_count, 0,
                                len(articles), tuple(skipped),
                                time.perf_counter() - started, unchanged=True)
 
@@ -169,6 +191,7 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
                 "format": FORMAT, "text_format": TEXT_FORMAT, "version": name,
                 "model": model_label(settings.model),
                 "articles": len(articles), "sentences": counts[0],
+                "faiss": faiss_kind(settings.faiss_index, counts[0]),
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "fingerprint": fingerprint,
                 "files": store.seal_files(work),

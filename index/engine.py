@@ -96,14 +96,16 @@ class Index:
         def load_array(name: str) -> np.ndarray:
             path = version_dir / name
             try:
-                array = np.load(path)
+                # mapped, not read: the pages are shared with the OS cache, and a large
+                # corpus does not hold a second copy of its vectors in the process
+                array = np.load(path, mmap_mode="r")
             except (OSError, ValueError, EOFError) as exc:
                 raise IndexDamaged(f"{path} is damaged or missing ({exc}); "
                                    "run `citebot-index build`") from None
-            if array.ndim != 2 or array.shape[0] != len(rows):
+            if array.ndim != 2 or array.shape[0] != len(rows) or array.dtype != np.float32:
                 raise IndexDamaged(f"{path} does not match {version_dir / 'meta.sqlite'}; "
                                    "run `citebot-index build`")
-            return np.ascontiguousarray(array, dtype=np.float32)
+            return array
 
         def load_faiss(name: str) -> object:
             path = version_dir / name
@@ -115,6 +117,9 @@ class Index:
             if index.ntotal != len(rows):
                 raise IndexDamaged(f"{path} does not match {version_dir / 'meta.sqlite'}; "
                                    "run `citebot-index build`")
+            inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+            if hasattr(inner, "hnsw"):
+                inner.hnsw.efSearch = settings.hnsw_ef_search
             return index
 
         sentences = load_array("sentences.npy")

@@ -19,3 +19,7 @@ class BuildInProgress(IndexError_):
 
 class ArticleRejected(IndexError_):
     """An article offered to `add_article` cannot be used (empty, binary, too large...)."""
+
+
+class NothingToIndex(IndexError_):
+    """A build found no usable article in its sources; nothing was changed."""

@@ -193,7 +193,7 @@ def read_file(path: Path, max_bytes: int, collection: str = SHARED
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise Unreadable(f"larger than the {max_bytes / 1e6:.0f} MB cap ({size / 1e6:.1f} MB)")
+            raise Unreadable(f"larger than the {max_bytes / 1e6:g} MB cap ({size / 1e6:g} MB)")
         data = path.read_bytes()
         kind = suffix_of(path)
         if kind in JSONL_SUFFIXES:

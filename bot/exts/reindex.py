@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot import render
 from bot.client import NO_MENTIONS, CiteBot
 from bot.log import get_logger
-from index import BuildInProgress, BuildProgress, BuildReport, IndexDamaged, IndexNotFound
+from index import BuildInProgress, BuildProgress, BuildReport, IndexError_
 
 log = get_logger(__name__)
 
@@ -55,7 +55,7 @@ async def reindex_in_reply(bot: CiteBot, interaction: discord.Interaction, intro
         report = await bot.reindex(show)
     except BuildInProgress:
         text = intro + ALREADY_RUNNING
-    except (IndexNotFound, IndexDamaged) as exc:
+    except IndexError_ as exc:  # damaged files, nothing to index...: the admin can act on it
         log.error("reindex failed: %s", exc)
         text = f"{intro}❌ The reindex failed: {exc}"
     except Exception:

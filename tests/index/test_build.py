@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from index import (
     IndexDamaged,
     IndexNotFound,
     IndexSettings,
+    NothingToIndex,
     add_article,
     build,
 )
@@ -160,3 +162,27 @@ def test_added_articles_are_checked_and_given_safe_names(settings: IndexSettings
     path = add_article(settings, "../../etc/passwd.txt", b"Root was here. Twice.")
     assert path.parent == settings.data_dir / "articles" / "_shared"
     assert path.name == "passwd.txt"
+
+
+def test_sources_without_any_article_are_a_clear_error_that_changes_nothing(
+        settings: IndexSettings, corpus: Path) -> None:
+    first = build(settings)
+    for f in corpus.iterdir():
+        f.unlink()
+    (corpus / "huge.txt").write_text("x" * 100, encoding="utf-8")
+    small_cap = replace(settings, max_file_mb=0.00005)
+    with pytest.raises(NothingToIndex, match=r"(?s)no articles to index.*huge\.txt: larger than"):
+        build(small_cap)
+    assert Index.open(settings).version == first.version
+
+
+def test_changing_the_faiss_kind_rebuilds_an_unchanged_corpus(settings: IndexSettings) -> None:
+    import faiss
+
+    build(settings)
+    report = build(replace(settings, faiss_index="hnsw"))
+    assert not report.unchanged and report.reused_articles == 1
+    index = faiss.read_index(str(current_version(settings.data_dir) / "sentences.faiss"))
+    assert hasattr(faiss.downcast_index(index.index), "hnsw")
+    opened = Index.open(replace(settings, faiss_index="hnsw"))
+    assert opened.answer(QUESTION).citations[0].text.startswith("Jordan Bardella")
