@@ -216,8 +216,10 @@ def task_ann(n: int, mode: str, count: int) -> dict[str, Any]:
         approx.index if hasattr(approx, "index") else approx)).__name__,
         "exact_latency_s": exact_t}
     from index import IndexSettings
+    from index.builder import hnsw_ef_search
 
-    for ef in (16, 64, DENSE_CANDIDATES, IndexSettings().hnsw_ef_search):
+    default_ef = hnsw_ef_search(IndexSettings().hnsw_ef_search, n)
+    for ef in sorted({16, 64, DENSE_CANDIDATES, default_ef}):
         inner = faiss.downcast_index(approx.index) if hasattr(approx, "index") else approx
         if hasattr(inner, "hnsw"):
             inner.hnsw.efSearch = ef

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from index import segment, store, versions
+from index.builder import hnsw_ef_search
 from index.embed import Encoder, load_encoder
 from index.errors import IndexDamaged, IndexNotFound
 from index.lexical import Lexicon
@@ -119,7 +120,7 @@ class Index:
                                    "run `citebot-index build`")
             inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
             if hasattr(inner, "hnsw"):
-                inner.hnsw.efSearch = settings.hnsw_ef_search
+                inner.hnsw.efSearch = hnsw_ef_search(settings.hnsw_ef_search, index.ntotal)
             return index
 
         sentences = load_array("sentences.npy")
