@@ -13,6 +13,7 @@ import pytest
 
 from bot.settings import BotSettings, bot_settings, read_token
 from index import IndexSettings, SettingsError
+from tests.bot_process import bot_process
 from tests.conftest import StartBot
 from tests.discord_fake import FakeDiscord
 from tests.test_bot_ask import LEADER, QUESTION, text_of
@@ -107,27 +108,15 @@ async def test_commands_sync_to_one_guild_when_configured(start_bot: StartBot,
 async def test_python_m_bot_with_a_token_runs_the_bot(fake: FakeDiscord,
                                                       own_index_settings: IndexSettings,
                                                       tmp_path: Path) -> None:
-    env = {**os.environ, "DISCORD_TOKEN": fake.token, "CITEBOT_API_BASE": fake.base_url,
-           "CITEBOT_GATEWAY_URL": fake.gateway_url, "CITEBOT_CONFIG": str(tmp_path / "no.toml"),
-           "CITEBOT_DATA_DIR": str(own_index_settings.data_dir),
-           "CITEBOT_SOURCES": os.pathsep.join(map(str, own_index_settings.sources)),
-           "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        await fake.wait_for(lambda: process.returncode is not None
-                            or (fake.identified_intents is not None and fake.commands), 120)
-        assert process.returncode is None, (await process.communicate())[0].decode()
+    sources = os.pathsep.join(map(str, own_index_settings.sources))
+    async with bot_process(fake, tmp_path, own_index_settings.data_dir,
+                           CITEBOT_SOURCES=sources) as run:
+        assert run.process.returncode is None
         guild = next(iter(fake.guilds.values()))
         reader = fake.add_user("reader")
         ix = await fake.slash("ask", user=reader, guild=guild, question=QUESTION)
         assert LEADER in text_of(await fake.reply_to(ix, timeout=30))
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        output, _ = await process.communicate()
-    assert fake.token not in output.decode(), output.decode()
+    assert fake.token not in run.output, run.output
 
 
 @pytest.mark.slow

@@ -3,12 +3,9 @@ good version is served where one exists; the bot keeps running and says what is 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from index import Index, IndexDamaged, IndexSettings
+from tests.bot_process import bot_process
 from tests.conftest import StartBot
 from tests.discord_fake import FakeDiscord
 from tests.hardening.helpers import forget_expected_errors
 from tests.test_bot_admin import finished, shown
 from tests.test_bot_ask import LEADER, QUESTION, text_of
 
-ROOT = Path(__file__).resolve().parents[2]
 FIX = "citebot-index build"
 
 
@@ -191,25 +188,12 @@ async def test_python_m_bot_with_a_damaged_index_stays_up_and_says_why(
     settings = data_copy(bot_index_settings, tmp_path, versions=1)
     faiss_file = settings.data_dir / "versions" / "v000001" / "sentences.faiss"
     truncate(faiss_file)
-    env = {**os.environ, "DISCORD_TOKEN": fake.token, "CITEBOT_API_BASE": fake.base_url,
-           "CITEBOT_GATEWAY_URL": fake.gateway_url, "CITEBOT_CONFIG": str(tmp_path / "no.toml"),
-           "CITEBOT_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(ROOT)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        await fake.wait_for(lambda: process.returncode is not None
-                            or (fake.identified_intents is not None and fake.commands), 120)
+    async with bot_process(fake, tmp_path, settings.data_dir) as run:
         guild = next(iter(fake.guilds.values()))
         reader = fake.add_user("reader")
         for _ in range(3):  # it keeps answering: no crash, no restart loop
             ix = await fake.slash("ask", user=reader, guild=guild, question=QUESTION)
             told = unescaped(text_of(await fake.reply_to(ix, timeout=30)))
             assert str(faiss_file) in told and "/reindex" in told
-        assert process.returncode is None and fake.identifies == 1
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        output, _ = await process.communicate()
-    assert str(faiss_file) in output.decode()
+        assert run.process.returncode is None and fake.identifies == 1
+    assert str(faiss_file) in run.output

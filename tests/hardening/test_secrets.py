@@ -3,17 +3,15 @@ DEBUG level and through faults and failures."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import sys
 import traceback
 from pathlib import Path
 
 import pytest
 
 from index import IndexSettings
+from tests.bot_process import bot_process
 from tests.conftest import StartBot
 from tests.discord_fake import FakeDiscord
 from tests.hardening.helpers import forget_expected_errors
@@ -21,7 +19,6 @@ from tests.test_bot_admin import finished
 from tests.test_bot_ask import LEADER, QUESTION, text_of
 
 SECRET = "MTIzNDU2Nzg5.CITEBOT-SECRET-TOKEN.q8w7e6r5t4y3u2i1o0p"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def everything_logged(records: list[logging.LogRecord]) -> str:
@@ -85,16 +82,8 @@ async def test_the_token_leaks_nowhere_through_faults_and_failures(
 async def test_python_m_bot_at_debug_level_never_prints_the_token(
         fake: FakeDiscord, own_index_settings: IndexSettings, tmp_path: Path) -> None:
     fake.token = SECRET
-    env = {**os.environ, "DISCORD_TOKEN": SECRET, "CITEBOT_API_BASE": fake.base_url,
-           "CITEBOT_GATEWAY_URL": fake.gateway_url, "CITEBOT_CONFIG": str(tmp_path / "no.toml"),
-           "CITEBOT_DATA_DIR": str(own_index_settings.data_dir), "CITEBOT_LOG_LEVEL": "DEBUG",
-           "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        await fake.wait_for(lambda: process.returncode is not None
-                            or (fake.identified_intents is not None and fake.commands), 120)
+    async with bot_process(fake, tmp_path, own_index_settings.data_dir,
+                           CITEBOT_LOG_LEVEL="DEBUG") as run:
         guild = next(iter(fake.guilds.values()))
         reader = fake.add_user("reader")
         ix = await fake.slash("ask", user=reader, guild=guild, question=QUESTION)
@@ -104,10 +93,6 @@ async def test_python_m_bot_at_debug_level_never_prints_the_token(
         fake.fail("POST", r"^/webhooks/", 500)
         ix = await fake.slash("ask", user=reader, guild=guild, question=QUESTION)
         await fake.reply_to(ix, timeout=30)
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        output, _ = await process.communicate()
-    text = output.decode()
+    text = run.output
     assert "DEBUG" in text and len(text.splitlines()) > 50
     assert SECRET not in text
