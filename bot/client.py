@@ -292,12 +292,9 @@ def _answer(index: Index, question: str, k: int, collections: Collection[str]) -
 
 def _answer_from(index: Index, question: str, k: int, collections: Collection[str],
                  doc_id: str) -> Answer:
-    """The answer quoting only the article `doc_id` (if it is visible in `collections`)."""
-    visible = {a.doc_id for a in index.sources(collections)}
-    if doc_id not in visible:
-        return Answer(question.strip(), (), True, 0.0, None)
-    return index.answer(question, k=k, collections=collections,
-                        exclude_doc_ids=visible - {doc_id})
+    """The answer quoting only the article `doc_id` (an abstention if it is not visible in
+    `collections`)."""
+    return index.answer(question, k=k, collections=collections, doc_ids={doc_id})
 
 
 def _prefix(bot: commands.Bot, message: discord.Message) -> list[str]:

@@ -52,7 +52,6 @@ class Index:
         self.articles = articles
         self.rows = rows
         self.ranker = ranker
-        self._collection_of = np.array([a.collection for a in articles], dtype=object)
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
@@ -175,15 +174,21 @@ class Index:
 
     # --- answering ----------------------------------------------------------------------
     def allowed_rows(self, collections: Collection[str] | None = None,
+                     doc_ids: Collection[str] | None = None,
                      exclude_doc_ids: Collection[str] = ()) -> np.ndarray | None:
-        """Boolean row mask for a collection filter / excluded articles; None means all."""
-        if collections is None and not exclude_doc_ids:
+        """Boolean row mask: articles in `collections` and in `doc_ids` (None: no limit),
+        less `exclude_doc_ids`. None when nothing is filtered."""
+        if collections is None and doc_ids is None and not exclude_doc_ids:
             return None
-        ok = np.ones(len(self.articles), dtype=bool)
-        if collections is not None:
-            ok &= np.isin(self._collection_of, list(collections))
-        if exclude_doc_ids:
-            ok &= ~np.isin(np.array([a.doc_id for a in self.articles]), list(exclude_doc_ids))
+        # plain set membership: NumPy string arrays would drop trailing NULs and let
+        # "doc\0" match "doc"
+        colls = None if collections is None else set(collections)
+        wanted = None if doc_ids is None else set(doc_ids)
+        unwanted = set(exclude_doc_ids)
+        ok = np.fromiter(((colls is None or a.collection in colls)
+                          and (wanted is None or a.doc_id in wanted)
+                          and a.doc_id not in unwanted for a in self.articles),
+                         dtype=bool, count=len(self.articles))
         return ok[self.ranker.row_article]
 
     def rank(self, question: str, allowed: np.ndarray | None = None) -> Ranking:
@@ -192,16 +197,18 @@ class Index:
 
     def answer(self, question: str, k: int | None = None,
                collections: Collection[str] | None = None,
+               doc_ids: Collection[str] | None = None,
                exclude_doc_ids: Collection[str] = ()) -> Answer:
         """The sentences that answer `question`, best first, or an abstention.
 
-        `collections` limits the articles searched (None: all of them).
+        `collections` and `doc_ids` limit the articles searched (None: all of them);
+        `exclude_doc_ids` leaves articles out.
         """
         k = self.settings.max_citations if k is None else k
         question = question.strip()
         if not question or self.sentence_count == 0:
             return Answer(question, (), True, 0.0, None)
-        ranking = self.rank(question, self.allowed_rows(collections, exclude_doc_ids))
+        ranking = self.rank(question, self.allowed_rows(collections, doc_ids, exclude_doc_ids))
         if len(ranking.rows) == 0:
             return Answer(question, (), True, 0.0, None)
         citations = self._cite(ranking, k)

@@ -83,7 +83,8 @@ class QueryTerms:
     ids: np.ndarray
     idf: np.ndarray
     total_idf: float
-    missing_idf: float
+    """IDF mass of all the question's words, those the corpus never uses included (so
+    unknown words lower every coverage share)."""
     name_ids: np.ndarray
     """Vocabulary ids of the question's capitalised words (names, mostly) after the first."""
     name_count: int
@@ -146,13 +147,12 @@ class Lexicon:
         known = [t for t in tokens if t in self.vocab]
         ids = np.array([self.vocab[t] for t in known], dtype=np.int64)
         idf = self.idf[ids] if len(ids) else np.zeros(0, dtype=np.float32)
-        # a word the corpus never uses weighs as much as the rarest word it does use
+        # a word the corpus never uses weighs a little more than its rarest word
         missing = (len(tokens) - len(known)) * (self.max_idf + math.log(2))
         words = WORD.findall(question)
         names = list(dict.fromkeys(t for w in words[1:] if w[:1].isupper() for t in tokenize(w)))
         name_ids = np.array([self.vocab[t] for t in names if t in self.vocab], dtype=np.int64)
-        return QueryTerms(known, ids, idf, float(idf.sum()) + missing, missing, name_ids,
-                          len(names))
+        return QueryTerms(known, ids, idf, float(idf.sum()) + missing, name_ids, len(names))
 
     def bm25_scores(self, level: str, terms: QueryTerms) -> np.ndarray:
         """BM25 of every item at `level` (sentence rows, or articles)."""

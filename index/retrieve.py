@@ -68,7 +68,6 @@ class Ranking:
     rows: np.ndarray
     scores: np.ndarray
     confidence: float
-    abstain_features: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -207,15 +206,16 @@ class Ranker:
     # --- ranking ------------------------------------------------------------------------
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
              weights: np.ndarray = WEIGHTS) -> Ranking:
+        nothing = Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
+        if self.n == 0 or (allowed is not None and not allowed.any()):
+            return nothing  # no article may be quoted: no statistics to compute either
         pool, _ = self.candidates(question, q, allowed)
         if len(pool.rows) == 0:
-            return Ranking(pool.rows, np.zeros(0, dtype=np.float32), 0.0,
-                           np.zeros(len(ABSTAIN_FEATURES), dtype=np.float32))
+            return nothing
         fused = pool.features @ weights
         order = np.argsort(-fused, kind="stable")
-        x = abstain_features(pool, fused, order, self.lexicon)
-        confidence = confidence_of(x)
-        return Ranking(pool.rows[order], fused[order], confidence, x)
+        confidence = confidence_of(abstain_features(pool, fused, order, self.lexicon))
+        return Ranking(pool.rows[order], fused[order], confidence)
 
 
 def confidence_of(x: np.ndarray) -> float:

@@ -149,6 +149,11 @@ def test_private_collections_are_only_searched_when_allowed(settings: IndexSetti
     assert shared_only.abstained
     mine = index.answer(question, collections={"", "4242"})
     assert mine.citations[0].doc_id == "guild-news"
+    # naming a private article does not get round the collection filter
+    assert index.answer(question, collections={""}, doc_ids={"guild-news"}).closest is None
+    only = index.answer("Who leads the National Rally?", collections={"", "4242"},
+                        doc_ids={"guild-news"})
+    assert all(c.doc_id == "guild-news" for c in (*only.citations, only.closest) if c)
     assert [a.doc_id for a in index.sources({""})] == ["bardella-channel-pushbacks"]
 
 
