@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -248,7 +247,7 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
     figures: dict[str, Any] = {}
     with user_errors():
         if seed and (folder / evaluate.SEED).is_file():
-            idx = evaluate.seed_index(replace(settings, data_dir=settings.data_dir / "eval-seed"))
+            idx = evaluate.seed_index(evaluate.scratch_settings(settings, "eval-seed"))
             seeds = evaluate.seed_results(idx, folder)
             answerable = [r for r in seeds if r.answerable]
             refused = [r for r in seeds if not r.answerable]
@@ -262,7 +261,7 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
         elif seed:
             click.echo(f"seed: {folder / evaluate.SEED} not found, skipped", err=True)
         if nyt and (folder / evaluate.NYT_DOCS).is_file():
-            nyt_settings = replace(settings, data_dir=settings.data_dir / "eval-nyt")
+            nyt_settings = evaluate.scratch_settings(settings, "eval-nyt")
             idx = evaluate.nyt_index(nyt_settings, folder, progress=ProgressBar(
                 sys.stderr.isatty()))
             questions = evaluate.nyt_questions(folder)[offset:]
