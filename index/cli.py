@@ -123,6 +123,27 @@ def build_command(ctx: click.Context, paths: tuple[Path, ...], collection: str) 
         print_report(run_build(settings, sources))
 
 
+@cli.command("export-model")
+@click.pass_context
+def export_model(ctx: click.Context) -> None:
+    """Export the embedding model to ONNX (and int8) for the ONNX Runtime encoder.
+
+    Done by the first build anyway; run it ahead (e.g. while deploying) so that no later
+    command needs torch. The export goes to the `model_cache` folder.
+    """
+    from index.embed import export_onnx, model_cache_dir, model_key, resolve_model_path
+
+    settings = _settings(ctx)
+    with user_errors():
+        if settings.encoder != "onnx":
+            raise click.ClickException("the encoder setting is 'torch': nothing to export")
+        path = resolve_model_path(settings.model)
+        folder = export_onnx(path, model_cache_dir(settings) / model_key(path),
+                             settings.quantize)
+    for file in sorted(folder.iterdir()):
+        click.echo(f"{file}  {file.stat().st_size / 1e6:.1f} MB")
+
+
 # --- ask ------------------------------------------------------------------------------------
 
 def open_index(settings: IndexSettings, build_if_missing: bool = False) -> Index:

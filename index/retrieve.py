@@ -4,8 +4,9 @@
    sentences and contexts, and every sentence of the best-matching articles.
 2. Evidence for each candidate, each turned into a z-score against a fixed sample of the
    corpus (so scores mean the same whatever the candidate set):
-   dense similarity of the sentence alone, of its passage (title + previous sentence +
-   sentence), of its best neighbour, and of its article's best sentence; BM25 of the
+   dense similarity of the sentence alone, of the sentence read in its article (one
+   encoder pass over the title, the previous sentence and the following ones), of its best
+   neighbour, and of its article's best sentence; BM25 of the
    sentence, of its context (title + neighbours) and of its article, and of its best
    neighbour; the IDF-weighted share of the question's words found in the sentence and in
    its context.
@@ -30,8 +31,7 @@ FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", 
             "c_sent", "c_ctx")
 
 #: fused score = WEIGHTS · z-scored features
-WEIGHTS = np.array([0.135, 0.166, 0.06, 0.183, 0.014, 0.03, 0.13, 0.015, 0.134, 0.133],
-                   dtype=np.float32)
+WEIGHTS = np.array([0.34, 0.17, 0.11, 0.08, 0.0, 0.03, 0.13, 0.0, 0.13, 0.18], dtype=np.float32)
 
 #: evidence that means the same in any corpus (cosines, coverage shares, agreement): z-scores
 #: and the fused score depend on corpus size, and one article must be judged like thousands
@@ -40,18 +40,18 @@ ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "
                     "names_article", "names_context")
 #: confidence = sigmoid(ABSTAIN_COEF · (x - ABSTAIN_MEAN) / ABSTAIN_SCALE + ABSTAIN_BIAS)
 ABSTAIN_MEAN = np.array([
-    0.4605, 0.3906, 0.3041, 0.4917, 0.5372, 0.5828, 0.6383, 0.5236, 0.5943, 0.4629,
-    0.6907, 0.5907, 0.8033, 0.7868
+    0.4722, 0.4123, 0.3029, 0.4931, 0.5341, 0.5796, 0.6344, 0.5314, 0.5814, 0.505,
+    0.6771, 0.5653, 0.8054, 0.7884
 ], dtype=np.float32)
 ABSTAIN_SCALE = np.array([
-    0.1717, 0.1573, 0.1458, 0.1544, 0.254, 0.2509, 0.2524, 0.4994, 0.491, 0.4986,
-    0.4622, 0.3048, 0.3661, 0.3781
+    0.161, 0.1528, 0.1427, 0.1505, 0.2578, 0.2543, 0.2556, 0.499, 0.4933, 0.5,
+    0.4676, 0.3023, 0.3636, 0.376
 ], dtype=np.float32)
 ABSTAIN_COEF = np.array([
-    0.467, 0.038, -0.172, 0.569, 0.276, 0.854, 0.245, 0.25, 0.279, 0.168, 0.291,
-    0.083, 0.484, 0.238
+    0.68, -0.108, -0.089, 0.391, 0.332, 0.715, 0.315, 0.281, 0.281, 0.07, 0.423,
+    0.045, 0.699, 0.051
 ], dtype=np.float32)
-ABSTAIN_BIAS = -0.027
+ABSTAIN_BIAS = -0.048
 
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
@@ -166,11 +166,19 @@ class Ranker:
             sample = pool
 
         both = np.concatenate([pool, sample])
+        m = len(both)
         prev_rows = np.where(self.has_prev[both], both - 1, both)
         next_rows = np.where(self.has_next[both], both + 1, both)
-        d_sent = self.sentences[both] @ q
-        d_prev = np.where(self.has_prev[both], self.sentences[prev_rows] @ q, -1.0)
-        d_next = np.where(self.has_next[both], self.sentences[next_rows] @ q, -1.0)
+        # one gather of the (memory-mapped) vectors the candidates and neighbours need
+        needed, where = np.unique(np.concatenate([both, prev_rows, next_rows]),
+                                  return_inverse=True)
+        similarity = self.sentences[needed] @ q
+        d_sent = similarity[where[:m]]
+        d_prev = np.where(self.has_prev[both], similarity[where[m:2 * m]], -1.0)
+        d_next = np.where(self.has_next[both], similarity[where[2 * m:]], -1.0)
+        order = np.argsort(both, kind="stable")  # gathers in row order read pages in order
+        d_pass = np.empty(m, dtype=np.float32)
+        d_pass[order] = self.passages[both[order]] @ q
         d_nb = np.maximum(d_prev, d_next)
         d_nb = np.where(d_nb < -0.5, d_sent, d_nb)  # a one-sentence article: its own score
         b_prev = np.where(self.has_prev[both], b_sent_all[prev_rows], 0.0)
@@ -181,7 +189,7 @@ class Ranker:
         np.maximum.at(docmax, articles, np.maximum(d_sent, d_nb))
         raw = np.stack([
             d_sent,
-            self.passages[both] @ q,
+            d_pass,
             d_nb,
             docmax[articles],
             b_sent_all[both],
