@@ -4,11 +4,12 @@ Layout of a version directory::
 
     meta.sqlite          articles (with their full text) and sentence rows (with their text)
     sentences.npy        float32 [n, dim] embeddings of each sentence alone
-    passages.npy         float32 [n, dim] embeddings of the passage ending at each sentence
-                         (title + previous sentence + sentence)
+    passages.npy         float32 [n, dim] embeddings of each sentence read in its article
+                         (one encoder pass over title, previous sentence and what follows)
     sentences.faiss      FAISS index over sentences.npy (FAISS id = sentence row)
     passages.faiss       FAISS index over passages.npy
-    lexicon/             BM25 indexes and word-presence matrices (see lexical.py)
+    lexicon/             vocabulary, IDF, and per level the postings (items and BM25 scores
+                         of every word; see lexical.py)
     manifest.json        version, model, counts and the sha256 of every other file; written
                          last (a version without it is incomplete)
 """

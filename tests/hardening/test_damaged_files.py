@@ -46,7 +46,7 @@ def delete(path: Path) -> None:
 DAMAGE: dict[str, Callable[[Path], None]] = {
     "truncated": truncate, "corrupted": corrupt, "emptied": empty, "deleted": delete}
 FILES = ["sentences.faiss", "passages.faiss", "meta.sqlite", "sentences.npy", "passages.npy",
-         "lexicon/vocab.json", "lexicon/idf.npy", "lexicon/bm25-sentence/data.csc.index.npy"]
+         "lexicon/vocab.json", "lexicon/idf.npy", "lexicon/sentence-bm25.npy"]
 FILE_CASES = [(f, d) for f in FILES for d in DAMAGE]
 
 POINTERS: dict[str, Callable[[Path], None]] = {
