@@ -28,7 +28,8 @@ MOST_DELAY = 300.0
 
 #: Failures that may go away: Discord's 5xx and 429s, other refusals an operator can fix
 #: while the bot runs, and the network.
-RETRIED = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+RETRIED = (discord.HTTPException, discord.GatewayNotFound, aiohttp.ClientError, OSError,
+           asyncio.TimeoutError)
 
 
 class Backoff:
@@ -64,12 +65,12 @@ async def retrying(what: str, attempt: Callable[[], Awaitable[T]],
         except discord.LoginFailure:
             raise
         except RETRIED as exc:
-            retry_after = getattr(exc, "retry_after", 0.0) or 0.0  # discord.RateLimited
-            delay = backoff.next_delay(retry_after)
-            status = exc.status if isinstance(exc, discord.HTTPException) else 0
+            cause = exc.__cause__ if isinstance(exc, discord.GatewayNotFound) else exc
+            status = cause.status if isinstance(cause, discord.HTTPException) else 0
+            delay = backoff.next_delay()
             # a 4xx is a refusal the operator has to look at; the rest is Discord or the net
             level = log.error if 400 <= status < 500 and status != 429 else log.warning
-            level("%s failed: %s; retrying in %.0f s", what, describe(exc), delay)
+            level("%s failed: %s; retrying in %.0f s", what, describe(cause or exc), delay)
             if before_retry is not None:
                 await before_retry()
             await asyncio.sleep(delay)
