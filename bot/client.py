@@ -201,8 +201,10 @@ class CiteBot(commands.AutoShardedBot):
     async def reopen_index(self) -> bool:
         """Open the current index version and start answering from it; False (and
         `index_problem` set) if there is no usable index."""
-        from index import Index
+        from index import Index, current_version_name
 
+        # what is tried now is not retried at the next question unless CURRENT changes
+        self._seen_current = current_version_name(self.index_settings.data_dir)
         try:
             fresh = await asyncio.to_thread(Index.open, self.index_settings)
         except IndexNotFound as exc:
@@ -223,7 +225,6 @@ class CiteBot(commands.AutoShardedBot):
     def use_index(self, fresh: Index) -> None:
         """Answer from `fresh` from now on."""
         self.index, self.index_problem = fresh, ""
-        self._seen_current = fresh.version
         self.metrics.index_opened(fresh)
 
     async def follow_current_version(self) -> None:
@@ -347,6 +348,7 @@ class CiteBot(commands.AutoShardedBot):
             if ran:
                 self.metrics.reindexed(time.monotonic() - started, ok, time.time())
         self.use_index(fresh)
+        self._seen_current = report.version  # the build switched CURRENT to it
         log.info("reindexed: version %s, %d articles, %d sentences (%d embedded, %d "
                  "reused) in %.1f s", report.version, report.articles, report.sentences,
                  report.embedded_articles, report.reused_articles, report.seconds)
