@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from index import segment, store, versions
-from index.builder import hnsw_ef_search
+from index.builder import FORMAT, hnsw_ef_search
 from index.embed import Encoder, load_encoder
 from index.errors import IndexDamaged, IndexNotFound
 from index.lexical import Lexicon
@@ -81,6 +81,12 @@ class Index:
         import faiss
 
         manifest = store.read_manifest(version_dir)
+        built_format = manifest.get("format", FORMAT)
+        if isinstance(built_format, int) and built_format > FORMAT:
+            raise IndexDamaged(
+                f"{version_dir} was built by a newer citebot (index format {built_format}; "
+                f"this one reads format {FORMAT}); upgrade citebot, or run "
+                "`citebot-index build` to rebuild the index with this one")
         store.verify(version_dir, manifest)
         db = store.open_readonly(version_dir / "meta.sqlite")
         try:
