@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from pathlib import Path
+from typing import Any
 
+import discord
 import pytest
 
+from bot.settings import BotSettings
+from index import IndexSettings
 from tests.conftest import StartBot
 from tests.discord_fake import FakeDiscord
 from tests.test_bot_ask import LEADER, QUESTION, text_of
@@ -66,3 +73,42 @@ async def test_logging_in_is_retried_while_discord_fails(
     await fake.send_message(run.member, QUESTION)
     assert LEADER in text_of(await fake.next_bot_message(fake.dm_channel(run.member),
                                                          timeout=30))
+
+
+async def test_logging_in_is_retried_while_discord_is_unreachable(
+        bot_index_settings: IndexSettings, bot_index: Any, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from bot import create_bot
+    from tests.test_bot_metrics import free_port
+
+    port = free_port()  # nothing listens there yet: connection refused
+    fake = FakeDiscord()
+    url = f"http://127.0.0.1:{port}/api/v10"
+    settings = BotSettings(api_base=url, gateway_url=f"ws://127.0.0.1:{port}/gateway",
+                           feedback_db=str(tmp_path / "bot.sqlite3"))
+    route_base = discord.http.Route.BASE
+    gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    bot = create_bot(settings, bot_index_settings, index=bot_index, guild_ready_timeout=0.05)
+    connect: asyncio.Task[None] | None = None
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot"):
+            login = asyncio.create_task(bot.login(fake.token))
+            await asyncio.sleep(1.5)
+            assert not login.done()
+            await fake.start(port)  # Discord is back
+            await asyncio.wait_for(login, 30)
+        assert any("logging in to Discord failed" in r.getMessage() and "retrying" in
+                   r.getMessage() for r in caplog.records)
+        connect = asyncio.create_task(bot.connect())
+        await asyncio.wait_for(bot.wait_until_ready(), 20)
+        user = fake.add_user("reader")
+        await fake.send_message(user, QUESTION)
+        assert LEADER in text_of(await fake.next_bot_message(fake.dm_channel(user), timeout=30))
+    finally:
+        await bot.close()
+        if connect is not None:
+            with contextlib.suppress(BaseException):
+                await connect
+        await fake.stop()
+        discord.http.Route.BASE = route_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
