@@ -108,6 +108,12 @@ class CiteBot(commands.AutoShardedBot):
         and retried with backoff. Only a refused token raises (LoginFailure)."""
         from bot.startup import retrying
 
+        if self.settings.metrics_port and not self.metrics.serving:
+            try:
+                self.metrics.serve(self.settings.metrics_port)
+            except OSError as exc:  # answering matters more than metrics: go on without
+                log.error("no metrics: cannot listen on 127.0.0.1:%d (%s)",
+                          self.settings.metrics_port, exc.strerror or exc)
         login = super().login
 
         async def forget_session() -> None:  # the next attempt opens a fresh HTTP session
@@ -124,8 +130,6 @@ class CiteBot(commands.AutoShardedBot):
             log.info("Discord recommends %d shard%s", count, "" if count == 1 else "s")
 
     async def setup_hook(self) -> None:
-        if self.settings.metrics_port:
-            self.metrics.serve(self.settings.metrics_port)
         self.tree.error(self.on_app_command_error)
         if self.index is None:
             await self.reopen_index()

@@ -83,6 +83,10 @@ class Metrics:
 
     # -- the endpoint ----------------------------------------------------------------------
 
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
+
     def serve(self, port: int) -> None:
         """Serve /metrics on 127.0.0.1:`port` (from a daemon thread)."""
         from prometheus_client import start_http_server

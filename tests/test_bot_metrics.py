@@ -107,3 +107,18 @@ def test_an_answer_store_from_before_answer_times_still_opens(tmp_path: Path) ->
                    " citations) VALUES (0, 1, 'q', 0, 0.9, '[]')")
     db.close()
     assert AnswerStore(path).answer_stats() == (1, None)
+
+
+async def test_a_metrics_port_in_use_is_logged_and_the_bot_answers_anyway(
+        start_bot: StartBot, fake: FakeDiscord) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = await start_bot(metrics_port=taken.getsockname()[1])
+        assert [r.getMessage() for r in run.errors.records] == [
+            f"no metrics: cannot listen on 127.0.0.1:{taken.getsockname()[1]} "
+            "(Address already in use)"]
+        run.errors.records.clear()
+    await fake.send_message(run.member, QUESTION)
+    assert LEADER in text_of(await fake.next_bot_message(fake.dm_channel(run.member),
+                                                         timeout=30))
