@@ -243,7 +243,9 @@ class CiteBot(commands.AutoShardedBot):
         from index import Index
 
         try:
-            fresh = await self.in_index_thread(Index.open, self.index_settings)
+            # on a thread of its own: questions asked meanwhile are answered from the old
+            # version instead of waiting (this one waits: it gets the new version)
+            fresh = await asyncio.to_thread(Index.open, self.index_settings)
         except (IndexNotFound, IndexDamaged) as exc:
             log.error("could not open index version %s: %s; still answering from %s", name,
                       exc, self.index.version if self.index else "no index")
