@@ -33,6 +33,11 @@ ABSTAIN_COLOUR = discord.Colour.light_grey()
 ERROR_COLOUR = discord.Colour.red()
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 article`, `2 articles`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def dlen(text: str) -> int:
     """Length as Discord counts it (UTF-16 code units, never fewer than code points)."""
     return len(text.encode("utf-16-le")) // 2
@@ -162,7 +167,7 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
     _add_fields(embed, "Sources", sources[:shown], budget)
     hidden = len(answer.citations) - shown
     if hidden:
-        footer = f"{hidden} more quote{'s' if hidden > 1 else ''} did not fit · {footer}"
+        footer = f"{plural(hidden, 'more quote')} did not fit · {footer}"
     if footer:
         embed.set_footer(text=footer.strip(" ·")[:FOOTER_MAX])
     return embed
@@ -255,7 +260,8 @@ def sources_embed(articles: Sequence[ArticleInfo], page: int, per_page: int) -> 
     for a in articles[page * per_page:(page + 1) * per_page]:
         title = clip(a.title or a.doc_id, 150).replace("[", "\\[").replace("]", "\\]")
         name = f"[{title}](<{_link_target(a.url)}>)" if a.url else f"**{title}**"
-        lines.append(f"{name} — {a.sentences} sentences, indexed {_when(a.indexed_at)}")
+        lines.append(f"{name} — {plural(a.sentences, 'sentence')}, indexed "
+                     f"{_when(a.indexed_at)}")
     if not lines:
         lines.append("No articles are indexed yet. An admin can add one with `/source add`.")
     description = ""
@@ -281,8 +287,11 @@ def _when(iso: str) -> str:
 
 
 def error_embed(text: str) -> discord.Embed:
-    """A short message about something the user can fix."""
-    return discord.Embed(description=clip(text, DESCRIPTION_MAX), colour=ERROR_COLOUR)
+    """A short message about something the user can fix. `text` is the bot's own markdown
+    (`/reindex` shows as code): escape any user or article text in it with `escape`."""
+    if dlen(text) > DESCRIPTION_MAX:
+        text = text[: DESCRIPTION_MAX - 2] + ELLIPSIS
+    return discord.Embed(description=text, colour=ERROR_COLOUR)
 
 
 def embed_size(embed: discord.Embed) -> int:

@@ -1,10 +1,12 @@
-"""The bot's own SQLite file: every answer shown (so its buttons work after a restart) and
-the 👍/👎 feedback on it, kept with the question and the cited sentences."""
+"""The bot's own SQLite file: every answer shown (so its buttons work after a restart and
+`/stats` counts across restarts) and the 👍/👎 feedback on it, kept with the question and
+the cited sentences."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 import time
 from contextlib import closing
 from dataclasses import dataclass
@@ -22,7 +24,8 @@ CREATE TABLE IF NOT EXISTS answers (
     question TEXT NOT NULL,
     abstained INTEGER NOT NULL,
     confidence REAL NOT NULL,
-    citations TEXT NOT NULL          -- JSON list of Citation.to_json()
+    citations TEXT NOT NULL,         -- JSON list of Citation.to_json()
+    seconds REAL                     -- time taken to answer (NULL in stores made before it)
 );
 CREATE TABLE IF NOT EXISTS feedback (
     answer_id INTEGER NOT NULL REFERENCES answers(id),
@@ -59,6 +62,9 @@ class AnswerStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
+            if "seconds" not in columns:  # a store from an older version
+                db.execute("ALTER TABLE answers ADD COLUMN seconds REAL")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10)
@@ -66,18 +72,29 @@ class AnswerStore:
         return db
 
     def record_answer(self, answer: Answer, *, user_id: int, guild_id: int | None,
-                      channel_id: int | None) -> int:
-        """Store an answer shown to a user; returns its id (used in button custom ids)."""
+                      channel_id: int | None, seconds: float | None = None) -> int:
+        """Store an answer shown to a user, and how long it took; returns its id (used in
+        button custom ids)."""
         shown = answer.citations or ((answer.closest,) if answer.closest else ())
         with closing(self._connect()) as db, db:
             cur = db.execute(
                 "INSERT INTO answers (asked_at, guild_id, channel_id, user_id, question,"
-                " abstained, confidence, citations) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " abstained, confidence, citations, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), guild_id, channel_id, user_id, answer.question,
                  int(answer.abstained), answer.confidence,
-                 json.dumps([c.to_json() for c in shown])),
+                 json.dumps([c.to_json() for c in shown]), seconds),
             )
             return int(cur.lastrowid or 0)
+
+    def answer_stats(self, recent: int = 1000) -> tuple[int, float | None]:
+        """How many answers were stored, and the median time of the last `recent` timed
+        ones (None before the first)."""
+        with closing(self._connect()) as db:
+            count = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            times = [row[0] for row in db.execute(
+                "SELECT seconds FROM answers WHERE seconds IS NOT NULL ORDER BY id DESC"
+                " LIMIT ?", (recent,))]
+        return int(count), (statistics.median(times) if times else None)
 
     def get_answer(self, answer_id: int) -> StoredAnswer | None:
         with closing(self._connect()) as db:

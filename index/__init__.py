@@ -37,6 +37,7 @@ from index.types import (
     SkippedFile,
     Source,
 )
+from index.versions import current_version_name
 
 if TYPE_CHECKING:
     from index.builder import add_article, build
@@ -57,5 +58,5 @@ __all__ = [
     "SHARED", "Answer", "ArticleInfo", "ArticleRejected", "BuildInProgress", "BuildProgress",
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
     "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
-    "build", "index_settings",
+    "build", "current_version_name", "index_settings",
 ]

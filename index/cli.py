@@ -84,13 +84,19 @@ class ProgressBar:
             self.bar = None
 
 
+def _plural(n: int, noun: str) -> str:
+    """`1 article`, `2 articles`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def print_report(report: BuildReport) -> None:
     if report.unchanged:
-        click.echo(f"Index {report.version} is up to date: {report.articles} articles, "
-                   f"{report.sentences} sentences.")
+        click.echo(f"Index {report.version} is up to date: "
+                   f"{_plural(report.articles, 'article')}, "
+                   f"{_plural(report.sentences, 'sentence')}.")
     else:
-        click.echo(f"Built index {report.version}: {report.articles} articles, "
-                   f"{report.sentences} sentences ({report.embedded_articles} embedded, "
+        click.echo(f"Built index {report.version}: {_plural(report.articles, 'article')}, "
+                   f"{_plural(report.sentences, 'sentence')} ({report.embedded_articles} embedded, "
                    f"{report.reused_articles} reused) in {report.seconds:.1f}s.")
     for skipped in report.skipped:
         click.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
@@ -236,10 +242,11 @@ def sources(ctx: click.Context, as_json: bool) -> None:
                 click.echo(json.dumps(a.__dict__, ensure_ascii=False))
             else:
                 coll = f" [{a.collection}]" if a.collection else ""
-                click.echo(f"{a.doc_id}{coll}: {a.title} — {a.sentences} sentences, "
+                click.echo(f"{a.doc_id}{coll}: {a.title} — {_plural(a.sentences, 'sentence')}, "
                            f"indexed {a.indexed_at}" + (f"\n    {a.url}" if a.url else ""))
         if not as_json:
-            click.echo(f"{len(items)} articles, {idx.sentence_count} sentences, "
+            click.echo(f"{_plural(len(items), 'article')}, "
+                       f"{_plural(idx.sentence_count, 'sentence')}, "
                        f"index {idx.version}.")
 
 

@@ -81,6 +81,12 @@ class Index:
         import faiss
 
         manifest = store.read_manifest(version_dir)
+        built_format = manifest.get("format", FORMAT)
+        if isinstance(built_format, int) and built_format > FORMAT:
+            raise IndexDamaged(
+                f"{version_dir} was built by a newer citebot (index format {built_format}; "
+                f"this one reads format {FORMAT}); upgrade citebot, or run "
+                "`citebot-index build` to rebuild the index with this one")
         store.verify(version_dir, manifest)
         db = store.open_readonly(version_dir / "meta.sqlite")
         try:
@@ -107,10 +113,15 @@ class Index:
                                    "run `citebot-index build`")
             return array
 
+        faiss_mapped = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+                        if hasattr(faiss, "IO_FLAG_MMAP_IFC") else 0)
+
         def load_faiss(name: str) -> object:
             path = version_dir / name
             try:
-                index = faiss.read_index(str(path))
+                # the vectors mapped, not read, where this faiss can (IndexFlatCodes storage,
+                # under Flat and HNSW): processes serving one version share their pages
+                index = faiss.read_index(str(path), faiss_mapped)
             except RuntimeError as exc:
                 raise IndexDamaged(f"{path} is damaged or missing ({str(exc).splitlines()[0]}); "
                                    "run `citebot-index build`") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,7 @@ class Ask(commands.Cog):
                     f"most {limit} characters.")
         wait = self.bot.limiter.hit(user_id)
         if wait:
+            self.bot.metrics.rate_limited.inc()
             return (f"You're asking faster than I can keep up with — please wait "
                     f"{max(1, round(wait))} s and ask again.")
         return None
@@ -77,13 +79,14 @@ class Ask(commands.Cog):
     async def reply_for(self, question: str, *, user_id: int, guild_id: int | None,
                         channel_id: int | None, source: str | None = None) -> Reply:
         """Answer `question` (already checked with `problem_with`) and store the answer."""
+        started = time.monotonic()
         try:
             answer = await self.bot.answer(question.strip(), guild_id, source)
         except NoIndex as exc:
             return Reply(render.error_embed(str(exc)))
         answer_id = await asyncio.to_thread(
             self.bot.store.record_answer, answer, user_id=user_id, guild_id=guild_id,
-            channel_id=channel_id)
+            channel_id=channel_id, seconds=time.monotonic() - started)
         show_closest = self.bot.show_closest(answer)
         index = self.bot.index
         embed = render.answer_embed(answer, version=index.version if index else "",
@@ -100,6 +103,7 @@ class Ask(commands.Cog):
     async def ask_command(self, interaction: discord.Interaction, question: str,
                           source: str | None = None, private: bool = False) -> None:
         """Ask a question; the answer quotes the indexed articles, with sources."""
+        self.bot.metrics.questions.labels("slash").inc()
         question = tidy(question)
         problem = self.problem_with(question, interaction.user.id)
         if problem:
@@ -129,7 +133,7 @@ class Ask(commands.Cog):
     @commands.command(name="ask")
     async def ask_prefix(self, ctx: commands.Context[CiteBot], *, question: str = "") -> None:
         """Ask a question: `!ask Who leads the National Rally?`"""
-        await self.answer_message(ctx.message, question)
+        await self.answer_message(ctx.message, question, entry="prefix")
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -141,14 +145,19 @@ class Ask(commands.Cog):
             if context.valid:
                 await self.bot.invoke(context)
             else:  # in a DM, anything else is a question
-                await self.answer_message(message, mention.sub(" ", message.content))
+                await self.answer_message(message, mention.sub(" ", message.content),
+                                          entry="dm")
         elif mention.search(message.content):
-            await self.answer_message(message, mention.sub(" ", message.content))
+            await self.answer_message(message, mention.sub(" ", message.content),
+                                      entry="mention")
         else:
             await self.bot.process_commands(message)
 
-    async def answer_message(self, message: discord.Message, question: str) -> None:
-        """Reply to `message` with the answer to `question` (or why there is none)."""
+    async def answer_message(self, message: discord.Message, question: str, *,
+                             entry: str = "mention") -> None:
+        """Reply to `message` with the answer to `question` (or why there is none);
+        `entry` is how it was asked (mention, dm, prefix), for the metrics."""
+        self.bot.metrics.questions.labels(entry).inc()
         question = tidy(question)
         problem = self.problem_with(question, message.author.id)
         if problem:
@@ -163,6 +172,7 @@ class Ask(commands.Cog):
                 guild_id=message.guild.id if message.guild else None,
                 channel_id=message.channel.id)
         except Exception:
+            self.bot.metrics.errors.labels(entry).inc()
             log.exception("answering message %s failed", message.id)
             reply = Reply(render.error_embed(SORRY))
         await self.send_reply(message, reply)

@@ -114,7 +114,7 @@ class Sources(commands.Cog):
             stored = await asyncio.to_thread(add_article, settings, filename, data, collection)
         except (FetchRefused, ArticleRejected) as exc:
             await interaction.followup.send(
-                embed=render.error_embed(f"That article was not added: {exc}"),
+                embed=render.error_embed(f"That article was not added: {render.escape(str(exc))}"),
                 allowed_mentions=NO_MENTIONS)
             return
         log.info("article %s added by %s to collection %r", stored.name, interaction.user.id,
