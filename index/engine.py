@@ -81,12 +81,16 @@ class Index:
         import faiss
 
         manifest = store.read_manifest(version_dir)
-        built_format = manifest.get("format", FORMAT)
+        built_format = manifest.get("format")
         if isinstance(built_format, int) and built_format > FORMAT:
             raise IndexDamaged(
                 f"{version_dir} was built by a newer citebot (index format {built_format}; "
                 f"this one reads format {FORMAT}); upgrade citebot, or run "
                 "`citebot-index build` to rebuild the index with this one")
+        if built_format != FORMAT:
+            raise IndexDamaged(f"{version_dir} was built by an older citebot (index format "
+                               f"{built_format}; this one reads {FORMAT}); run "
+                               "`citebot-index build` to rebuild it (articles are read again)")
         store.verify(version_dir, manifest)
         db = store.open_readonly(version_dir / "meta.sqlite")
         try:
@@ -142,10 +146,6 @@ class Index:
         except (OSError, ValueError, KeyError) as exc:
             raise IndexDamaged(f"{version_dir / 'lexicon'} is damaged or missing ({exc}); "
                                "run `citebot-index build`") from None
-        if manifest.get("format") != FORMAT:
-            raise IndexDamaged(f"{version_dir} was built by another version of citebot "
-                               f"(index format {manifest.get('format')}, this one reads "
-                               f"{FORMAT}); run `citebot-index build` to rebuild it")
         encoder = load_encoder(settings)
         if manifest.get("model") != encoder.label:
             raise IndexDamaged(
