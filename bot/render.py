@@ -85,9 +85,12 @@ def _link_target(url: str) -> str:
 
 
 def source_line(n: int, c: Citation, *, link: bool = True) -> str:
-    """`**[n]** [Title](link-to-sentence) — paragraph p, sentence s`."""
+    """`**[n]** [Title](link-to-sentence) — 26 Nov 2026, paragraph p, sentence s` (the date
+    when known)."""
     title = clip(c.title or c.doc_id, 120).replace("[", "\\[").replace("]", "\\]")
     where = f"paragraph {c.paragraph}, sentence {c.sentence}"
+    if c.date:
+        where = f"{escape(c.date)}, {where}"
     if c.url and link:
         line = f"**[{n}]** [{title}](<{_link_target(fragment_link(c.url, c.text))}>) — {where}"
         if dlen(line) <= FIELD_VALUE_MAX:
