@@ -68,6 +68,7 @@ def feed_list(ctx: click.Context, as_json: bool) -> None:
 def feed_remove(ctx: click.Context, url: str, drop_articles: bool) -> None:
     """Stop following the feed at URL (its articles stay indexed unless --drop-articles)."""
     from index.cli import print_report, run_build, user_errors
+    from index.errors import NothingToIndex
     from index.feeds import remove_feed
 
     settings = _settings(ctx)
@@ -76,7 +77,11 @@ def feed_remove(ctx: click.Context, url: str, drop_articles: bool) -> None:
         click.echo(f"No longer following {url.strip()}."
                    + (f" Deleted {dropped} of its articles." if drop_articles else ""))
         if drop_articles:
-            print_report(run_build(settings))
+            try:
+                print_report(run_build(settings))
+            except NothingToIndex:
+                click.echo("No articles are left to index; the current index keeps serving "
+                           "until a build has articles to index.", err=True)
 
 
 @click.command("update")

@@ -589,7 +589,7 @@ class _Checker:
             return
         key = _clean(entry.get("id")) or link or "text:" + _hash(carried or "")[:24]
         signature = _hash("\0".join(str(x) for x in (
-            entry.get("updated", ""), title, link, carried or "", entry.get("summary", ""))))
+            dict.get(entry, "updated", ""), title, link, carried or "", entry.get("summary", ""))))
         known = self.store.entry(feed.url, key)
         if (known is not None and known.signature == signature
                 and (feeds_dir(self.settings) / known.file).is_file()):
@@ -708,13 +708,14 @@ def _entry_text(entry: Any) -> str | None:
     return text or None
 
 
+# dict.get: feedparser's own get() warns when "updated" is missing
 def _entry_time(entry: Any) -> float | None:
-    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    stamp = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     return float(calendar.timegm(stamp)) if stamp else None
 
 
 def _entry_date(entry: Any) -> str | None:
-    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    stamp = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     return time.strftime("%Y-%m-%d", stamp) if stamp else None
 
 
