@@ -6,6 +6,7 @@ own event loop) and the bot's async tests can use it. Routes can be changed whil
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -56,8 +57,8 @@ def rss(site: FeedSite, entries: list[Entry], title: str = "The Wexley Gazette")
     items = []
     for e in entries:
         when = format_datetime(dt.datetime.fromisoformat(e.published))
-        parts = [f"<title>{escape(e.title)}</title>", f"<guid>{site.url}/news/{e.slug}</guid>",
-                 f"<pubDate>{when}</pubDate>",
+        parts = [f"<title>{escape(e.title)}</title>",
+                 f'<guid isPermaLink="false">{e.slug}</guid>', f"<pubDate>{when}</pubDate>",
                  f"<description>{escape(e.paragraphs[0][:60])}</description>"]
         if e.link:
             parts.append(f"<link>{site.url}/news/{e.slug}</link>")
@@ -98,10 +99,8 @@ class FeedSite:
                 if route is None:
                     route = Response(b"not here", "text/plain", 404)
                 if callable(route):
-                    try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         route(self)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
                     return
                 etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
                 if route.status == 200 and self.headers.get("If-None-Match") == etag:
