@@ -51,6 +51,7 @@ EXTENSIONS = (
     "bot.exts.sources",
     "bot.exts.reindex",
     "bot.exts.info",
+    "bot.exts.feeds",
 )
 
 

@@ -69,7 +69,7 @@ def feed_remove(ctx: click.Context, url: str, drop_articles: bool) -> None:
     """Stop following the feed at URL (its articles stay indexed unless --drop-articles)."""
     from index.cli import print_report, run_build, user_errors
     from index.errors import NothingToIndex
-    from index.feeds import remove_feed
+    from index.feeds import FeedStore, remove_feed
 
     settings = _settings(ctx)
     with user_errors():
@@ -79,6 +79,7 @@ def feed_remove(ctx: click.Context, url: str, drop_articles: bool) -> None:
         if drop_articles:
             try:
                 print_report(run_build(settings))
+                FeedStore(settings.data_dir).mark_indexed()
             except NothingToIndex:
                 click.echo("No articles are left to index; the current index keeps serving "
                            "until a build has articles to index.", err=True)

@@ -388,6 +388,11 @@ def add_feed(settings: IndexSettings, url: str, collection: str = SHARED) -> boo
     return store.add(url, collection)
 
 
+def has_feeds(settings: IndexSettings) -> bool:
+    """Whether any feed may be followed (cheap; writes nothing)."""
+    return bool(settings.feeds) or (settings.data_dir / FEEDS_DB).is_file()
+
+
 def list_feeds(settings: IndexSettings) -> list[Feed]:
     """Every followed feed (the `feeds` setting's and those added at run time)."""
     store = FeedStore(settings.data_dir)
@@ -450,7 +455,7 @@ def update(settings: IndexSettings, *, address_allowed: AddressPolicy | None = N
         store = FeedStore(settings.data_dir)
         _sync_configured(settings, store)
         feeds = store.feeds()
-        if not feeds:
+        if not feeds and not store.needs_build():
             raise FeedError("no feeds are followed; add one with `citebot-index feed add URL` "
                             "or the `feeds` setting")
         reports = asyncio.run(_check_all(settings, store, feeds, address_allowed))
@@ -784,5 +789,8 @@ def _write_article(path: Path, page: _Page) -> None:
     os.replace(tmp, path)
 
 
+#: the name `index` exports it under
+update_feeds = update
+
 __all__ = ["Feed", "FeedError", "FeedReport", "FeedStore", "NewArticle", "UpdateInProgress",
-           "UpdateReport", "add_feed", "list_feeds", "remove_feed", "update"]
+           "UpdateReport", "add_feed", "list_feeds", "remove_feed", "update", "update_feeds"]
