@@ -696,7 +696,11 @@ def _is_xml_error(exc: BaseException) -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc).replace("<unknown>:", "line ", 1)[:120]
+    text = str(exc)
+    where = re.match(r"<unknown>:(\d+):(\d+): (.*)", text)
+    if where:
+        text = f"line {where[1]}, column {where[2]}: {where[3]}"
+    return text[:120]
 
 
 def _entry_link(entry: Any) -> str | None:

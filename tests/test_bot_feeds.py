@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from index import IndexSettings
+from index import IndexSettings, list_feeds
 from tests.conftest import Running, StartBot
 from tests.discord_fake import EPHEMERAL, FakeDiscord
 from tests.feed_site import FeedSite
@@ -97,7 +97,8 @@ async def test_feed_list_shows_state_and_only_admins_change_feeds(
         start_bot: StartBot, fake: FakeDiscord, feed_settings: IndexSettings,
         site: FeedSite) -> None:
     url = site.set_feed("/feed.xml", [HARBOUR])
-    run = await start(start_bot, fake, feed_settings, feed_interval_minutes=0)
+    run = await start(start_bot, fake, feed_settings, feed_interval_minutes=0,
+                      per_server_collections=True)
     refused = await run.fake.slash("feed", subcommand="add", user=run.member, guild=run.guild,
                                    url=url)
     reply = await run.fake.reply_to(refused)
@@ -108,6 +109,11 @@ async def test_feed_list_shows_state_and_only_admins_change_feeds(
     listed = await run.fake.slash("feed", subcommand="list", user=run.member, guild=run.guild)
     text = text_of(await run.fake.reply_to(listed))
     assert f"<{url}> — 1 articles, checked" in text and "⚠️" not in text
+    assert [f.collection for f in list_feeds(feed_settings)] == [str(run.guild.id)]
+    ask = await run.fake.slash("ask", user=run.member, guild=run.guild, question=HARBOUR_Q)
+    assert "approved the new harbour wall" in text_of(await run.fake.reply_to(ask))
+    elsewhere = await run.fake.slash("feed", subcommand="list", user=run.member)  # a DM
+    assert "No feeds are followed" in text_of(await run.fake.reply_to(elsewhere))
 
     site.routes["/feed.xml"].status = 500  # type: ignore[union-attr]
     await run.bot.get_cog("Feeds").check_now()

@@ -88,7 +88,8 @@ FEED_FAULTS = {
     "no-answer": (no_answer(3), f"the feed took longer than {TIMEOUT:g} s to download"),
     "one-byte-a-second": (slow_body(1.0), f"the feed took longer than {TIMEOUT:g} s"),
     "malformed-xml": (Response(b"<rss><channel><item><title>Broken", "application/rss+xml"),
-                      "malformed XML"),
+                      "malformed XML (line 2, column 33: no element found); "
+                      "no entry could be read"),
     "html-page": (Response(page_html(HARBOUR)),
                   "the URL serves a web page (HTML), not an RSS or Atom feed"),
     "binary": (Response(b"\x89PNG\r\n\x1a\n\0\0\0", "image/png"),
