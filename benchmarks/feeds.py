@@ -96,9 +96,9 @@ def main() -> None:
         print(f"first update (fetch every page + full build): {first:.2f} s")
         print(f"full build from scratch:        {spread(builds)}")
         print(f"update, feed not modified (304): {spread(not_modified)}  "
-              f"= {statistics.median(not_modified) / base:.1%} of a build")
+              f"= {statistics.median(not_modified) / base:.3%} of a build")
         print(f"update, feed unchanged (200):    {spread(full_feed)}  "
-              f"= {statistics.median(full_feed) / base:.1%} of a build")
+              f"= {statistics.median(full_feed) / base:.3%} of a build")
     finally:
         site.stop()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -395,47 +395,56 @@ def has_feeds(settings: IndexSettings) -> bool:
 
 def list_feeds(settings: IndexSettings) -> list[Feed]:
     """Every followed feed (the `feeds` setting's and those added at run time)."""
-    store = FeedStore(settings.data_dir)
-    _sync_configured(settings, store)
-    return store.feeds()
+    return _followed(settings, FeedStore(settings.data_dir))
 
 
 def remove_feed(settings: IndexSettings, url: str, drop_articles: bool = False) -> int:
     """Stop following `url`. With `drop_articles`, delete its articles (they leave the index
     at the next build); returns how many were deleted. FeedError if it is not followed."""
     url = url.strip()
-    if url in settings.feeds:
+    if url in {u.strip() for u in settings.feeds}:
         raise FeedError(f"{url} is in the `feeds` setting (CITEBOT_FEEDS / citebot.toml); "
                         "remove it there")
     store = FeedStore(settings.data_dir)
     if store.feed_row(url) is None:
         raise FeedError(f"{url} is not followed (see `citebot-index feed list`)")
-    files = store.remove(url)
-    if not drop_articles:
-        return 0
-    for name in files:
-        (feeds_dir(settings) / name).unlink(missing_ok=True)
-    store.mark_dirty()
+    # a running update must not write entries of a feed that is gone
+    with update_lock(settings.data_dir, wait=REMOVE_WAIT_SECONDS):
+        files = store.remove(url)
+        if not drop_articles:
+            return 0
+        for name in files:
+            (feeds_dir(settings) / name).unlink(missing_ok=True)
+        store.mark_dirty()
     return len(files)
 
 
-def _sync_configured(settings: IndexSettings, store: FeedStore) -> None:
-    for url in settings.feeds:
-        store.add(url.strip(), SHARED, configured=True)
+def _followed(settings: IndexSettings, store: FeedStore) -> list[Feed]:
+    """The feeds of the setting (recorded on first sight) and those added at run time; a
+    feed since taken out of the setting is no longer followed (its articles stay)."""
+    configured = {url.strip() for url in settings.feeds}
+    for url in sorted(configured):
+        store.add(url, SHARED, configured=True)
+    return [f for f in store.feeds() if not f.configured or f.url in configured]
 
 
 # --- update ----------------------------------------------------------------------------------
 
+#: how long `remove_feed` waits for a running update to finish
+REMOVE_WAIT_SECONDS = 60.0
+
+
 @contextmanager
-def update_lock(data_dir: Path) -> Iterator[None]:
+def update_lock(data_dir: Path, wait: float = 0.0) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(data_dir / "feeds.lock"))
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=wait)
     except Timeout:
-        raise UpdateInProgress(f"a feed update of {data_dir} is already running") from None
+        raise UpdateInProgress(f"a feed update of {data_dir} is already running; "
+                               "try again when it has finished") from None
     try:
         yield
     finally:
@@ -453,8 +462,7 @@ def update(settings: IndexSettings, *, address_allowed: AddressPolicy | None = N
     started = time.perf_counter()
     with update_lock(settings.data_dir):
         store = FeedStore(settings.data_dir)
-        _sync_configured(settings, store)
-        feeds = store.feeds()
+        feeds = _followed(settings, store)
         if not feeds and not store.needs_build():
             raise FeedError("no feeds are followed; add one with `citebot-index feed add URL` "
                             "or the `feeds` setting")

@@ -185,6 +185,7 @@ class Feeds(commands.Cog):
             return
         from index import list_feeds, remove_feed
 
+        await interaction.response.defer(thinking=True)  # a running check may take a while
         settings = self.bot.index_settings
         visible = self.bot.collections_for(interaction.guild_id)
         try:
@@ -192,10 +193,9 @@ class Feeds(commands.Cog):
             if not any(f.url == url.strip() and f.collection in visible for f in feeds):
                 raise FeedError(f"{url.strip()} is not followed here (see `/feed list`)")
             dropped = await asyncio.to_thread(remove_feed, settings, url, drop_articles)
-        except FeedError as exc:
-            await interaction.response.send_message(embed=render.error_embed(str(exc)),
-                                                    ephemeral=True,
-                                                    allowed_mentions=NO_MENTIONS)
+        except IndexError_ as exc:  # not followed here, in the setting, a check still running
+            await interaction.followup.send(embed=render.error_embed(str(exc)),
+                                            allowed_mentions=NO_MENTIONS)
             return
         log.info("feed %s removed by %s (articles dropped: %d)", url.strip(),
                  interaction.user.id, dropped)
@@ -205,8 +205,7 @@ class Feeds(commands.Cog):
             self.wake.set()
         else:
             text += " Its articles stay indexed."
-        await interaction.response.send_message(text[:render.CONTENT_MAX],
-                                                allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(text[:render.CONTENT_MAX], allowed_mentions=NO_MENTIONS)
 
     @feed.command(name="list")
     async def list_command(self, interaction: discord.Interaction) -> None:

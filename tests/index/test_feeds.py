@@ -170,3 +170,20 @@ def test_the_newest_articles_are_kept_within_the_cap(site: FeedSite, tmp_path: P
     titles = sorted(a.title for a in Index.open(settings).sources())
     assert titles == ["Council notice 2", "Council notice 3"]
     assert len(list(feeds_dir(settings).rglob("*.txt"))) == 2
+
+
+def test_an_update_that_meets_a_running_build_indexes_at_the_next(site: FeedSite,
+                                                                    tmp_path: Path) -> None:
+    from index.builder import build_lock
+
+    url = site.set_feed("/feed.xml", [HARBOUR])
+    settings = IndexSettings(data_dir=tmp_path / "data", sources=(), feeds=(url,),
+                             fetch_allow_private=True)
+    with build_lock(settings.data_dir):  # another build is running
+        held = update(settings)
+    assert held.feeds[0].new == 1 and held.build is None and held.indexed == ()
+    assert "a build is running" in (held.build_error or "")
+    later = update(settings)
+    assert later.feeds[0].not_modified
+    assert [a.title for a in later.indexed] == ["Harbour wall approved"]
+    assert Index.open(settings).article_count == 1
