@@ -52,6 +52,7 @@ EXTENSIONS = (
     "bot.exts.sources",
     "bot.exts.reindex",
     "bot.exts.info",
+    "bot.exts.feeds",
 )
 
 

@@ -15,7 +15,8 @@ from urllib.parse import quote, urldefrag
 
 import discord
 
-from index import Answer, ArticleInfo, Citation
+from index import Answer, ArticleInfo, Citation, Feed, NewArticle
+from index.types import display_date
 
 # Discord's documented limits.
 CONTENT_MAX = 2000
@@ -90,9 +91,12 @@ def _link_target(url: str) -> str:
 
 
 def source_line(n: int, c: Citation, *, link: bool = True) -> str:
-    """`**[n]** [Title](link-to-sentence) — paragraph p, sentence s`."""
+    """`**[n]** [Title](link-to-sentence) — 26 Nov 2026, paragraph p, sentence s` (the date
+    when known)."""
     title = clip(c.title or c.doc_id, 120).replace("[", "\\[").replace("]", "\\]")
     where = f"paragraph {c.paragraph}, sentence {c.sentence}"
+    if c.date:
+        where = f"{escape(c.date)}, {where}"
     if c.url and link:
         line = f"**[{n}]** [{title}](<{_link_target(fragment_link(c.url, c.text))}>) — {where}"
         if dlen(line) <= FIELD_VALUE_MAX:
@@ -272,6 +276,47 @@ def sources_embed(articles: Sequence[ArticleInfo], page: int, per_page: int) -> 
         description = candidate
     embed.description = budget.take(description)
     embed.set_footer(text=f"Page {page + 1}/{pages}")
+    return embed
+
+
+def new_articles_embed(articles: Sequence[NewArticle], shown: int = 10) -> discord.Embed:
+    """"3 new articles indexed", with the first `shown` titles linked to their pages."""
+    n = len(articles)
+    embed = discord.Embed(title=f"📰 {n} new article{'s' if n != 1 else ''} indexed",
+                          colour=ANSWER_COLOUR)
+    lines = []
+    for a in articles[:shown]:
+        title = clip(a.title, 150).replace("[", "\\[").replace("]", "\\]")
+        line = f"• [{title}](<{_link_target(a.url)}>)" if a.url else f"• {title}"
+        date = display_date(a.published)
+        lines.append(line + (f" — {escape(date)}" if date else ""))
+    if n > shown:
+        lines.append(f"…and {n - shown} more (`/sources` lists them)")
+    embed.description = "\n".join(lines)[:DESCRIPTION_MAX]
+    return embed
+
+
+def feeds_embed(feeds: Sequence[Feed]) -> discord.Embed:
+    """The followed feeds: URL, articles, last check, last error."""
+    budget = _Budget()
+    embed = discord.Embed(title=budget.take(f"Followed feeds ({len(feeds)})"),
+                          colour=ANSWER_COLOUR)
+    lines = []
+    for f in feeds:
+        checked = _when(f.last_check) if f.last_check else "not checked yet"
+        line = f"• <{_link_target(f.url)}> — {f.articles} articles, checked {checked}"
+        if f.last_error:
+            line += f"\n  ⚠️ {clip(f.last_error, 300)}"
+        lines.append(line)
+    if not lines:
+        lines.append("No feeds are followed. An admin can add one with `/feed add`.")
+    description = ""
+    for line in lines:
+        candidate = f"{description}\n{line}" if description else line
+        if dlen(candidate) > min(DESCRIPTION_MAX, budget.left - 64):
+            break
+        description = candidate
+    embed.description = budget.take(description)
     return embed
 
 

@@ -59,6 +59,11 @@ class BotSettings:
     """Gateway shards of the whole bot; 0 means as many as Discord recommends."""
     shard_ids: tuple[int, ...] = ()
     """The shards this process runs (needs `shard_count`); empty means all of them."""
+    feed_interval_minutes: float = 30.0
+    """Minutes between two checks of the followed feeds (±10% jitter); 0 checks only when a
+    feed is added or removed."""
+    announce_channel_id: int = 0
+    """Channel where new feed articles are announced after an update; 0 announces nothing."""
 
     def __post_init__(self) -> None:
         if self.rate_limit_count < 1 or self.rate_limit_seconds <= 0:
@@ -69,6 +74,8 @@ class BotSettings:
             raise SettingsError("sources_per_page must be between 1 and 25")
         if not self.api_base.startswith(("http://", "https://")):
             raise SettingsError(f"api_base must be an http(s) URL, not {self.api_base!r}")
+        if self.feed_interval_minutes < 0:
+            raise SettingsError("feed_interval_minutes must be >= 0")
         if not self.gateway_url.startswith(("ws://", "wss://")):
             raise SettingsError(f"gateway_url must be a ws(s) URL, not {self.gateway_url!r}")
         if not 0 <= self.metrics_port <= 65535:

@@ -42,8 +42,21 @@ from index.versions import current_version_name
 if TYPE_CHECKING:
     from index.builder import add_article, build
     from index.engine import Index
+    from index.feeds import (
+        Feed,
+        FeedError,
+        NewArticle,
+        UpdateReport,
+        add_feed,
+        list_feeds,
+        remove_feed,
+        update_feeds,
+    )
 
-_LAZY = {"Index": "index.engine", "build": "index.builder", "add_article": "index.builder"}
+_LAZY = {"Index": "index.engine", "build": "index.builder", "add_article": "index.builder",
+         **{name: "index.feeds" for name in ("Feed", "FeedError", "NewArticle", "UpdateReport",
+                                             "add_feed", "list_feeds", "remove_feed",
+                                             "update_feeds")}}
 
 
 def __getattr__(name: str) -> Any:
@@ -59,4 +72,6 @@ __all__ = [
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
     "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
     "build", "current_version_name", "index_settings",
+    "Feed", "FeedError", "NewArticle", "UpdateReport", "add_feed", "list_feeds", "remove_feed",
+    "update_feeds",
 ]

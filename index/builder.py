@@ -56,12 +56,13 @@ def articles_dir(settings: IndexSettings, collection: str = SHARED) -> Path:
 
 
 def configured_sources(settings: IndexSettings) -> list[Source]:
-    """The configured sources plus every article added with `add_article`."""
+    """The configured sources plus every article added with `add_article` or from a feed."""
     found = [Source(Path(p), SHARED) for p in settings.sources]
-    added = settings.data_dir / "articles"
-    if added.is_dir():
-        for folder in sorted(p for p in added.iterdir() if p.is_dir()):
-            found.append(Source(folder, SHARED if folder.name == SHARED_DIR else folder.name))
+    for added in (settings.data_dir / "articles", settings.data_dir / "feeds"):
+        if added.is_dir():
+            for folder in sorted(p for p in added.iterdir() if p.is_dir()):
+                found.append(Source(folder, SHARED if folder.name == SHARED_DIR
+                                    else folder.name))
     return found
 
 

@@ -167,7 +167,8 @@ def open_index(settings: IndexSettings, build_if_missing: bool = False) -> Index
 
 
 def format_citation(n: int, c: Citation) -> str:
-    where = f"{c.title}, paragraph {c.paragraph}, sentence {c.sentence} " \
+    dated = f", {c.date}" if c.date else ""
+    where = f"{c.title}{dated}, paragraph {c.paragraph}, sentence {c.sentence} " \
             f"(characters {c.start}–{c.end})"
     lines = [f"[{n}] “{c.text}”", f"    — {where}"]
     if c.url:
@@ -351,6 +352,16 @@ def chat(ctx: click.Context) -> None:
     """Ask questions in the terminal (the default when no Discord token is set)."""
     with user_errors():
         chat_loop(_settings(ctx))
+
+
+def _add_feed_commands() -> None:
+    from index.feed_cli import feed, update_command
+
+    cli.add_command(feed)
+    cli.add_command(update_command)
+
+
+_add_feed_commands()
 
 
 def main() -> None:

@@ -252,7 +252,7 @@ class Index:
                 f"row {row} of {self.version}: stored sentence {r.text!r} does not match "
                 f"the article text at [{r.start}, {r.end}): {quoted!r}")
         return Citation(a.doc_id, a.title, a.url, r.paragraph, r.sentence, r.start, r.end,
-                        quoted, score)
+                        quoted, score, a.published)
 
 
 #: runners-up within this fused-score distance of the best sentence are cited too

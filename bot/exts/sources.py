@@ -12,9 +12,9 @@ from discord.ext import commands
 from bot import render
 from bot.client import NO_MENTIONS, CiteBot, NoIndex
 from bot.exts.reindex import ADMINS_ONLY, reindex_in_reply
-from bot.fetch import FetchRefused, fetch_article, with_source_url
 from bot.log import get_logger
 from index import ArticleInfo, ArticleRejected
+from index.fetch import FetchRefused, fetch_article, with_source_url
 
 log = get_logger(__name__)
 
