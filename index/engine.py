@@ -238,23 +238,25 @@ class Index:
     def rank_follow_up(self, reading: followup.Reading,
                        allowed: np.ndarray | None = None) -> Ranking:
         """Rank a follow-up: its expanded text for BM25, its embedding plus the borrowed
-        words' for the dense signals, the conversation's article as a prior."""
+        words' for the dense signals, the conversation's article as a prior; sentences
+        already quoted are not quoted again (a follow-up asks for something new)."""
         own, borrowed = self.encoder.encode([reading.question, reading.borrowed])
         q = own + followup.BORROWED_WEIGHT * borrowed
         q = (q / max(float(np.linalg.norm(q)), 1e-9)).astype(np.float32)
         prior = np.zeros(self.sentence_count, dtype=np.float32)
         wanted = set(reading.prior_doc_ids)
-        for i, a in enumerate(self.articles):
+        quoted = {(c.doc_id, c.start, c.end) for c in reading.quoted}
+        quoted_docs = {c.doc_id for c in reading.quoted}
+        fresh = np.ones(self.sentence_count, dtype=bool)
+        for a in self.articles:
             if a.doc_id in wanted:
                 prior[a.first_row:a.first_row + a.n_sentences] = followup.ARTICLE_PRIOR
-        for c in reading.quoted:
-            for i, a in enumerate(self.articles):
-                if a.doc_id == c.doc_id:
-                    for row in range(a.first_row, a.first_row + a.n_sentences):
-                        if self.rows[row].start == c.start and self.rows[row].end == c.end:
-                            prior[row] -= followup.REPEAT_PENALTY
-        if allowed is not None:
-            prior[~allowed] = 0.0
+            if a.doc_id in quoted_docs:
+                for row in range(a.first_row, a.first_row + a.n_sentences):
+                    r = self.rows[row]
+                    fresh[row] = (a.doc_id, r.start, r.end) not in quoted
+        allowed = fresh if allowed is None else allowed & fresh
+        prior[~allowed] = 0.0
         return self.ranker.rank(reading.expanded, q, allowed, prior=prior)
 
     def _cite(self, ranking: Ranking, k: int) -> list[Citation]:

@@ -12,7 +12,8 @@ decides how to read it, with general rules of English, not an LLM:
 2. **A topic switch names its own subject.** A capitalised word (a name, mostly) that the
    conversation never used - not in its questions, quotes or quoted articles - means the
    question brings its own subject ("Who won the 2022 World Cup?"): answered as if new,
-   whatever markers it has.
+   unless it still cannot stand alone (a pronoun before any name, as in "Who does he
+   reckon will win Britain's election?", or an elliptical opener).
 3. **What a follow-up borrows** from the latest turn that had an answer: its question's
    words (the subject a pronoun stands for, the verb "And Starmer?" elides), and when that
    question asked for a person or thing ("Who ...?", "Which ...?"), the names its quote
@@ -50,10 +51,9 @@ ENTITY_QUESTIONS = frozenset({"who", "whom", "whose", "which", "what"})
 
 #: weight of the borrowed words' embedding, added to the question's own
 BORROWED_WEIGHT = 0.6
-#: fused-score bonus of the sentences of the article the conversation is about
-ARTICLE_PRIOR = 0.6
-#: fused-score penalty of the sentences already quoted in the conversation
-REPEAT_PENALTY = 1.0
+#: fused-score bonus of the sentences of the article the conversation is about (fused
+#: scores of good answers run from about 4 to 15)
+ARTICLE_PRIOR = 3.0
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,30 @@ def names(text: str) -> list[str]:
     return [w for w in found if w[:1].isupper() and w.lower() not in stop and not w.isdigit()]
 
 
+def pointing_back(question: str) -> str | None:
+    """'pronoun' or 'ellipsis' when `question` cannot stand alone: a pronoun with no name
+    before it in the question, an elliptical opener, or at most one content word."""
+    stop = _stopwords()
+    seen_name = False
+    for i, w in enumerate(words(question)):
+        low = w.lower()
+        if (low in PERSON_PRONOUNS or low in OTHER_PRONOUNS) and not seen_name:
+            return "pronoun"
+        seen_name = seen_name or (i > 0 and w[:1].isupper() and low not in stop)
+    if ELLIPSIS_OPENERS.match(question) or len(tokenize(question)) <= 1:
+        return "ellipsis"
+    return None
+
+
 def marker(question: str, known_stems: set[str]) -> str | None:
     """The reference that points back to an earlier turn ('pronoun', 'ellipsis',
     'definite'), or None."""
     lowered = [w.lower() for w in words(question)]
-    if any(w in PERSON_PRONOUNS or w in OTHER_PRONOUNS for w in lowered):
+    back = pointing_back(question)
+    if back:
+        return back
+    if any(w in PERSON_PRONOUNS or w in OTHER_PRONOUNS for w in lowered[1:]):
         return "pronoun"
-    if ELLIPSIS_OPENERS.match(question) or len(tokenize(question)) <= 1:
-        return "ellipsis"
     for det, noun in zip(lowered, lowered[1:], strict=False):
         if det in DETERMINERS and set(tokenize(noun)) & known_stems:
             return "definite"
@@ -123,18 +139,18 @@ def read(question: str, context: Sequence[Answer],
                              *(article_text(d) for d in doc_ids)])
     known_words = {w.lower() for w in words(conversation)}
     own = [n for n in names(question) if n.lower() not in known_words]
-    if own:
+    if own and pointing_back(question) is None:
         return Reading(question, "switch")
     kind = marker(question, set(tokenize(conversation)))
     if kind is None:
         return Reading(question, "new")
     last = turns[-1]
-    return Reading(question, kind, follow_up_of=last.question, borrowed=borrow(question, last),
+    return Reading(question, kind, follow_up_of=last.question, borrowed=borrow(last),
                    prior_doc_ids=doc_ids, quoted=quoted)
 
 
-def borrow(question: str, turn: Answer) -> str:
-    """What `question` takes from `turn`: its question's words, plus the names its quote
+def borrow(turn: Answer) -> str:
+    """What a follow-up takes from `turn`: its question's words, plus the names its quote
     added when it asked for a person or thing."""
     parts = [turn.question]
     first = words(turn.question)[:1]
