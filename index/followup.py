@@ -23,6 +23,9 @@ decides how to read it, with general rules of English, not an LLM:
    article's sentences get a fixed score bonus, and the sentences already quoted get a
    penalty (a follow-up asks for something new). Another article still wins when it
    answers much better, and a follow-up the article does not answer is refused as usual.
+   The sentences the conversation already quoted are not quoted again: the asker has them
+   in front of them, and a follow-up asks for something new. (As a mere penalty they won
+   too often, since the borrowed words are the very words they answered.)
 
 `index.engine.Index.answer(question, context=...)` applies the reading; with no context
 (or a question read as new) the answer is exactly the standalone one.
