@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 _FENCE = re.compile(r"```(?:[\w+-]*\n)?(.*?)```", re.DOTALL)
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-_MASKED_LINK = re.compile(r"\[([^\]\n]+)\]\(<?[^)\s>]+>?\)")
+_MASKED_LINK = re.compile(r"\[([^\]\n]+)\]\((?:<[^>\s]+>|[^)\s]+)\)")
 _MENTION = re.compile(r"<(@!?|@&|#)(\d+)>")
 _EMOJI = re.compile(r"<a?:\w+:\d+>")
 _TIMESTAMP = re.compile(r"<t:-?\d+(?::[tTdDfFR])?>")
