@@ -53,7 +53,7 @@ class FollowUpForm(discord.ui.Modal, title="Follow up"):
             max_length=min(4000, max_chars), custom_id=f"citebot:followup-question:{answer_id}")
         self.add_item(self.question)
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction) -> None:
         from bot.exts.ask import is_thread, mention_names, tidy
 
         bot = interaction.client
