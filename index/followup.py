@@ -20,12 +20,11 @@ decides how to read it, with general rules of English, not an LLM:
    added (so "he" after "Who leads the party?" is the leader). These words extend the
    question for BM25, and their embedding is added, at a lower weight, to the question's.
 4. **The article the conversation is about is a strong prior, not a filter**: the quoted
-   article's sentences get a fixed score bonus, and the sentences already quoted get a
-   penalty (a follow-up asks for something new). Another article still wins when it
+   article's sentences get a fixed score bonus. Another article still wins when it
    answers much better, and a follow-up the article does not answer is refused as usual.
-   The sentences the conversation already quoted are not quoted again: the asker has them
-   in front of them, and a follow-up asks for something new. (As a mere penalty they won
-   too often, since the borrowed words are the very words they answered.)
+5. **Something new**: the top quotes of the last two turns are not quoted again; the
+   asker has them in front of them. (As a mere score penalty they still won too often,
+   since the borrowed words are the very words they answered.)
 
 `index.engine.Index.answer(question, context=...)` applies the reading; with no context
 (or a question read as new) the answer is exactly the standalone one.
@@ -73,7 +72,7 @@ class Reading:
     prior_doc_ids: tuple[str, ...] = ()
     """The articles the conversation is about (a score bonus, not a filter)."""
     quoted: tuple[Citation, ...] = ()
-    """Sentences already quoted in the conversation (a score penalty)."""
+    """The top quotes of the recent turns (not quoted again)."""
 
     @property
     def is_follow_up(self) -> bool:
@@ -136,9 +135,12 @@ def read(question: str, context: Sequence[Answer],
     turns = [a for a in context if a.citations or a.closest is not None]
     if not turns:
         return Reading(question, "standalone")
-    quoted = tuple(c for a in turns[-2:] for c in _shown(a))
+    # the top quote of each recent turn: runners-up were shown less prominently, and a
+    # follow-up may well ask about one of them ("And the Calais border?")
+    quoted = tuple(_shown(a)[0] for a in turns[-2:])
     doc_ids = tuple(dict.fromkeys(c.doc_id for c in _shown(turns[-1])[:1]))
-    conversation = " ".join([*(a.question for a in turns[-2:]), *(c.text for c in quoted),
+    conversation = " ".join([*(a.question for a in turns[-2:]),
+                             *(c.text for a in turns[-2:] for c in _shown(a)),
                              *(article_text(d) for d in doc_ids)])
     known_words = {w.lower() for w in words(conversation)}
     own = [n for n in names(question) if n.lower() not in known_words]
