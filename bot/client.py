@@ -49,6 +49,7 @@ EXTENSIONS = (
     "bot.exts.ask",
     "bot.exts.context",
     "bot.exts.feedback",
+    "bot.exts.followup",
     "bot.exts.sources",
     "bot.exts.reindex",
     "bot.exts.info",
@@ -271,10 +272,11 @@ class CiteBot(commands.AutoShardedBot):
             return str(guild_id)
         return SHARED
 
-    async def answer(self, question: str, guild_id: int | None, source: str | None = None
-                     ) -> Answer:
+    async def answer(self, question: str, guild_id: int | None, source: str | None = None,
+                     context: tuple[Answer, ...] = ()) -> Answer:
         """The index's answer to `question` as seen from `guild_id`, optionally only from the
-        article `source` (a doc id); measured for `/stats`."""
+        article `source` (a doc id), read as a possible follow-up of the answers in
+        `context` (oldest first); measured for `/stats`."""
         started = time.monotonic()
         await self.follow_current_version()
         index = self.require_index()
@@ -282,9 +284,10 @@ class CiteBot(commands.AutoShardedBot):
         collections = self.collections_for(guild_id)
         if source:
             result = await self.in_index_thread(_answer_from, index, question, k, collections,
-                                                source)
+                                                source, context)
         else:
-            result = await self.in_index_thread(_answer, index, question, k, collections)
+            result = await self.in_index_thread(_answer, index, question, k, collections,
+                                                context)
         self.metrics.answer_seconds.observe(time.monotonic() - started)
         self.metrics.answers.labels("refusal" if result.abstained else "answer").inc()
         return result
@@ -380,15 +383,17 @@ class CiteBot(commands.AutoShardedBot):
         return False
 
 
-def _answer(index: Index, question: str, k: int, collections: Collection[str]) -> Answer:
-    return index.answer(question, k=k, collections=collections)
+def _answer(index: Index, question: str, k: int, collections: Collection[str],
+            context: tuple[Answer, ...] = ()) -> Answer:
+    return index.answer(question, k=k, collections=collections, context=context)
 
 
 def _answer_from(index: Index, question: str, k: int, collections: Collection[str],
-                 doc_id: str) -> Answer:
+                 doc_id: str, context: tuple[Answer, ...] = ()) -> Answer:
     """The answer quoting only the article `doc_id` (an abstention if it is not visible in
     `collections`)."""
-    return index.answer(question, k=k, collections=collections, doc_ids={doc_id})
+    return index.answer(question, k=k, collections=collections, doc_ids={doc_id},
+                        context=context)
 
 
 def _prefix(bot: commands.Bot, message: discord.Message) -> list[str]:

@@ -140,7 +140,8 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
     an answer when `show_closest` is true and the answer has one.
     """
     budget = _Budget()
-    index_note = f"index {version}" if version else ""
+    index_note = " · ".join(filter(None, [follow_up_note(answer),
+                                           f"index {version}" if version else ""]))
     title = budget.take(_title(answer.question))
     if answer.abstained or not answer.citations:
         budget.take(index_note)
@@ -175,6 +176,16 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
     if footer:
         embed.set_footer(text=footer.strip(" ·")[:FOOTER_MAX])
     return embed
+
+
+def follow_up_note(answer: Answer) -> str:
+    """"read as a follow-up of: <question>" (footer text: plain, short), or ""."""
+    if answer.follow_up_of is None:
+        return ""
+    earlier = " ".join(answer.follow_up_of.split())
+    if len(earlier) > 80:
+        earlier = earlier[:79].rstrip() + ELLIPSIS
+    return f"read as a follow-up of: {earlier}"
 
 
 def _abstention_embed(answer: Answer, title: str, footer: str, budget: _Budget,

@@ -64,10 +64,15 @@ class BotSettings:
     feed is added or removed."""
     announce_channel_id: int = 0
     """Channel where new feed articles are announced after an update; 0 announces nothing."""
+    followup_minutes: float = 10.0
+    """A direct message within this many minutes of the bot's last answer there is read as a
+    possible follow-up of it (0: direct messages are always new questions)."""
 
     def __post_init__(self) -> None:
         if self.rate_limit_count < 1 or self.rate_limit_seconds <= 0:
             raise SettingsError("rate_limit_count must be >= 1 and rate_limit_seconds > 0")
+        if self.followup_minutes < 0:
+            raise SettingsError("followup_minutes must be >= 0")
         if self.max_question_chars < 1:
             raise SettingsError("max_question_chars must be >= 1")
         if not 1 <= self.sources_per_page <= 25:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from index import segment, store, versions
+from index import followup, segment, store, versions
 from index.builder import FORMAT, hnsw_ef_search
 from index.embed import Encoder, load_encoder
 from index.errors import IndexDamaged, IndexNotFound
@@ -213,23 +213,66 @@ class Index:
     def answer(self, question: str, k: int | None = None,
                collections: Collection[str] | None = None,
                doc_ids: Collection[str] | None = None,
-               exclude_doc_ids: Collection[str] = ()) -> Answer:
+               exclude_doc_ids: Collection[str] = (),
+               context: Sequence[Answer] = ()) -> Answer:
         """The sentences that answer `question`, best first, or an abstention.
 
         `collections` and `doc_ids` limit the articles searched (None: all of them);
-        `exclude_doc_ids` leaves articles out.
+        `exclude_doc_ids` leaves articles out. `context` holds the conversation's earlier
+        answers, oldest first: a follow-up ("What did he say about patrols?") borrows from
+        them (`index/followup.py`) and its answer's `follow_up_of` names the question it
+        borrowed from. Without context, or for a question read as new, the answer is the
+        standalone one.
         """
         k = self.settings.max_citations if k is None else k
         question = question.strip()
         if not question or self.sentence_count == 0:
             return Answer(question, (), True, 0.0, None)
-        ranking = self.rank(question, self.allowed_rows(collections, doc_ids, exclude_doc_ids))
+        allowed = self.allowed_rows(collections, doc_ids, exclude_doc_ids)
+        reading = self.read(question, context)
+        if reading.is_follow_up:
+            ranking = self.rank_follow_up(reading, allowed)
+        else:
+            ranking = self.rank(question, allowed)
         if len(ranking.rows) == 0:
-            return Answer(question, (), True, 0.0, None)
+            return Answer(question, (), True, 0.0, None, reading.follow_up_of)
         citations = self._cite(ranking, k)
         if ranking.confidence < self.settings.abstain_threshold:
-            return Answer(question, (), True, ranking.confidence, citations[0])
-        return Answer(question, tuple(citations), False, ranking.confidence, None)
+            return Answer(question, (), True, ranking.confidence, citations[0],
+                          reading.follow_up_of)
+        return Answer(question, tuple(citations), False, ranking.confidence, None,
+                      reading.follow_up_of)
+
+    def read(self, question: str, context: Sequence[Answer] = ()) -> followup.Reading:
+        """How `question` is read after the answers in `context` (see `index/followup.py`)."""
+        if not context:
+            return followup.Reading(question, "standalone")
+        texts = {a.doc_id: a.text for a in self.articles}
+        return followup.read(question, context, lambda doc_id: texts.get(doc_id, ""))
+
+    def rank_follow_up(self, reading: followup.Reading,
+                       allowed: np.ndarray | None = None) -> Ranking:
+        """Rank a follow-up: its expanded text for BM25, its embedding plus the borrowed
+        words' for the dense signals, the conversation's article as a prior; sentences
+        already quoted are not quoted again (a follow-up asks for something new)."""
+        own, borrowed = self.encoder.encode([reading.question, reading.borrowed])
+        q = own + followup.BORROWED_WEIGHT * borrowed
+        q = (q / max(float(np.linalg.norm(q)), 1e-9)).astype(np.float32)
+        prior = np.zeros(self.sentence_count, dtype=np.float32)
+        wanted = set(reading.prior_doc_ids)
+        quoted = {(c.doc_id, c.start, c.end) for c in reading.quoted}
+        quoted_docs = {c.doc_id for c in reading.quoted}
+        fresh = np.ones(self.sentence_count, dtype=bool)
+        for a in self.articles:
+            if a.doc_id in wanted:
+                prior[a.first_row:a.first_row + a.n_sentences] = followup.ARTICLE_PRIOR
+            if a.doc_id in quoted_docs:
+                for row in range(a.first_row, a.first_row + a.n_sentences):
+                    r = self.rows[row]
+                    fresh[row] = (a.doc_id, r.start, r.end) not in quoted
+        allowed = fresh if allowed is None else allowed & fresh
+        prior[~allowed] = 0.0
+        return self.ranker.rank(reading.expanded, q, allowed, prior=prior)
 
     def _cite(self, ranking: Ranking, k: int) -> list[Citation]:
         """The top sentence, plus runners-up that score close to it (at most `k`)."""

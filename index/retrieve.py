@@ -15,6 +15,11 @@
    dense similarities and word coverage, whether the single signals agree on its article,
    and how many of the question's names its article and context contain.
 
+Follow-up questions (`index/followup.py`) use the same ranking through one small hook: they
+are ranked with their expanded text and vector, and `rank(..., prior=...)` adds a per-row
+score (a bonus for the article the conversation is about, a penalty for sentences already
+quoted); rows with a bonus join the candidates. Without `prior`, nothing changes.
+
 The weights were fitted on questions 800–1499 of the NYT dev split and are reported on
 questions 0–799 (`citebot-index eval`); `benchmarks/fit_weights.py` refits them.
 """
@@ -138,9 +143,10 @@ class Ranker:
         top = np.argpartition(-scores, k - 1)[:k]
         return top[np.isfinite(scores[top]) & (scores[top] > 0)]
 
-    def candidates(self, question: str, q: np.ndarray,
-                   allowed: np.ndarray | None = None) -> tuple[Candidates, Candidates]:
-        """(pool, sample): evidence for the candidate rows and for the reference sample."""
+    def candidates(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
+                   extra: np.ndarray | None = None) -> tuple[Candidates, Candidates]:
+        """(pool, sample): evidence for the candidate rows (plus the rows `extra`) and for
+        the reference sample."""
         terms = self.lexicon.query(question)
         b_sent_all = self.lexicon.bm25_scores("sentence", terms)
         b_ctx_all = self.lexicon.bm25_scores("context", terms)
@@ -158,6 +164,8 @@ class Ranker:
         for a in self._top(doc_scores, TOP_ARTICLES, None):
             first = self.article_first_row[a]
             parts.append(np.arange(first, first + min(self.article_rows[a], ARTICLE_ROWS_CAP)))
+        if extra is not None:
+            parts.append(extra)
         pool = np.unique(np.concatenate(parts).astype(np.int64)) if parts else np.zeros(0, int)
         if allowed is not None:
             pool = pool[allowed[pool]]
@@ -213,14 +221,19 @@ class Ranker:
 
     # --- ranking ------------------------------------------------------------------------
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
-             weights: np.ndarray = WEIGHTS) -> Ranking:
+             weights: np.ndarray = WEIGHTS, prior: np.ndarray | None = None) -> Ranking:
+        """`prior` (one value per row, or None) is added to the fused score; rows where it
+        is positive are candidates too (see `index/followup.py`)."""
         nothing = Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
         if self.n == 0 or (allowed is not None and not allowed.any()):
             return nothing  # no article may be quoted: no statistics to compute either
-        pool, _ = self.candidates(question, q, allowed)
+        extra = None if prior is None else np.flatnonzero(prior > 0)
+        pool, _ = self.candidates(question, q, allowed, extra)
         if len(pool.rows) == 0:
             return nothing
         fused = pool.features @ weights
+        if prior is not None:
+            fused = fused + prior[pool.rows]
         order = np.argsort(-fused, kind="stable")
         confidence = confidence_of(abstain_features(pool, fused, order, self.lexicon))
         return Ranking(pool.rows[order], fused[order], confidence)

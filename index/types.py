@@ -70,6 +70,7 @@ class Answer:
 
     When `abstained` is true, `citations` is empty and `closest` may hold the best
     sentence found, which is *not* an answer (for "closest match" displays).
+    `follow_up_of` is set when the question was read in the context of an earlier one.
     """
 
     question: str
@@ -77,6 +78,8 @@ class Answer:
     abstained: bool
     confidence: float
     closest: Citation | None = None
+    follow_up_of: str | None = None
+    """The earlier question this one was read as a follow-up of (None: read on its own)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -85,6 +88,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "citations": [c.to_json() for c in self.citations],
             "closest": self.closest.to_json() if self.closest else None,
+            "follow_up_of": self.follow_up_of,
         }
 
 

@@ -246,6 +246,7 @@ class FakeDiscord:
         self.users: dict[int, User] = {self.owner.id: self.owner}
         self.guilds: dict[int, Guild] = {}
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
+        self.threads: dict[int, Json] = {}  # thread id -> its channel object
         self.messages: dict[int, Json] = {}  # every message, by id
         self.channel_log: dict[int, list[Json]] = {}  # messages in channel order
         self.interactions: dict[int, Interaction] = {}
@@ -337,26 +338,53 @@ class FakeDiscord:
 
     # -- events the tests send -----------------------------------------------------------
 
+    async def add_thread(self, guild: Guild, name: str = "follow-ups", *,
+                         from_message: Json | None = None) -> int:
+        """A public thread in `guild`'s channel (started from `from_message`, whose id it
+        then takes, as on Discord); the bot learns of it by THREAD_CREATE."""
+        thread_id = int(from_message["id"]) if from_message else snowflake()
+        thread: Json = {
+            "id": str(thread_id), "guild_id": str(guild.id), "parent_id": str(guild.channel_id),
+            "owner_id": str(self.owner.id), "name": name, "type": 11, "last_message_id": None,
+            "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "flags": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                "archive_timestamp": _now(), "locked": False},
+            "newly_created": True,
+        }
+        self.threads[thread_id] = thread
+        await self.dispatch("THREAD_CREATE", thread)
+        return thread_id
+
     async def send_message(self, author: User, content: str, *, guild: Guild | None = None,
-                           attachments: Iterable[tuple[str, bytes]] = ()) -> Json:
-        """`author` posts `content` in `guild`'s channel, or in their DM with the bot.
+                           attachments: Iterable[tuple[str, bytes]] = (),
+                           thread: int | None = None, reply_to: Json | None = None) -> Json:
+        """`author` posts `content` in `guild`'s channel (or its `thread`), or in their DM
+        with the bot; `reply_to` makes it a reply to that message.
 
         Delivered to the bot as Discord would: `<@id>` tokens become mentions, and guild
         content is blanked unless the bot has the message-content intent or is mentioned.
         """
-        channel_id = guild.channel_id if guild else self.dm_channel(author)
+        channel_id = (thread if thread is not None else guild.channel_id) if guild \
+            else self.dm_channel(author)
         mentions = [u for u in self.users.values() if f"<@{u.id}>" in content
                     or f"<@!{u.id}>" in content]
         if f"<@{self.bot_user.id}>" in content or f"<@!{self.bot_user.id}>" in content:
             mentions.append(self.bot_user)
         message: Json = {
-            "id": str(snowflake()), "channel_id": str(channel_id), "type": 0, "content": content,
+            "id": str(snowflake()), "channel_id": str(channel_id),
+            "type": 19 if reply_to else 0, "content": content,
             "author": author.to_json(), "timestamp": _now(), "edited_timestamp": None,
             "tts": False, "mention_everyone": "@everyone" in content,
             "mentions": [u.to_json() for u in mentions], "mention_roles": [],
             "attachments": [self._attachment(n, d) for n, d in attachments], "embeds": [],
             "pinned": False, "flags": 0, "components": [],
         }
+        if reply_to is not None:
+            message["message_reference"] = {"type": 0, "message_id": reply_to["id"],
+                                            "channel_id": reply_to["channel_id"]}
+            message["referenced_message"] = _public(reply_to)
+            if guild is not None:
+                message["message_reference"]["guild_id"] = str(guild.id)
         if guild is not None:
             message["guild_id"] = str(guild.id)
             member = guild.members.get(author.id) or self.add_member(guild, author)
@@ -372,7 +400,7 @@ class FakeDiscord:
 
     async def slash(self, name: str, *, user: User, guild: Guild | None = None,
                     subcommand: str | None = None, attachment: tuple[str, bytes] | None = None,
-                    **options: Any) -> Interaction:
+                    thread: int | None = None, **options: Any) -> Interaction:
         """`user` runs `/name [subcommand] option:value…`, built from the synced command."""
         command = self.find_command(name, guild)
         opts: list[Json] = []
@@ -396,7 +424,7 @@ class FakeDiscord:
             data["resolved"] = resolved
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        return await self._interact(2, data, user=user, guild=guild)
+        return await self._interact(2, data, user=user, guild=guild, thread=thread)
 
     async def autocomplete(self, name: str, option: str, value: str, *, user: User,
                            guild: Guild | None = None, timeout: float = 5.0) -> list[Json]:
@@ -416,20 +444,45 @@ class FakeDiscord:
                     guild: Guild | None = None) -> Interaction:
         """`user` presses the button `custom_id` on `message`."""
         data = {"custom_id": custom_id, "component_type": 2}
-        return await self._interact(3, data, user=user, guild=guild, message=message)
+        return await self._interact(3, data, user=user, guild=guild, message=message,
+                                    thread=self._thread_of(message, guild))
+
+    async def submit_modal(self, opened_by: Interaction, values: Iterable[str], *, user: User,
+                           guild: Guild | None = None) -> Interaction:
+        """`user` fills in the form (modal) the bot opened in reply to `opened_by`, one value
+        per text field in order, and submits it."""
+        modal = next(c["data"] for c in opened_by.callbacks if c["type"] == 9)
+        fields = [c for row in modal["components"] for c in row.get("components", [row])
+                  if c.get("type") == 4]
+        rows = [{"type": 1, "components": [{"type": 4, "custom_id": f["custom_id"],
+                                            "value": value}]}
+                for f, value in zip(fields, values, strict=True)]
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        message = opened_by.payload.get("message")
+        return await self._interact(5, data, user=user, guild=guild, message=message,
+                                    thread=self._thread_of(message, guild))
+
+    def _thread_of(self, message: Json | None, guild: Guild | None) -> int | None:
+        if message is None or guild is None:
+            return None
+        channel_id = int(message["channel_id"])
+        return channel_id if channel_id in self.threads else None
 
     async def _interact(self, kind: int, data: Json, *, user: User, guild: Guild | None,
-                        message: Json | None = None) -> Interaction:
+                        message: Json | None = None, thread: int | None = None
+                        ) -> Interaction:
         interaction_id = snowflake()
         token = f"itoken-{interaction_id}"
-        channel_id = guild.channel_id if guild else self.dm_channel(user)
+        channel_id = (thread if thread is not None else guild.channel_id) if guild \
+            else self.dm_channel(user)
         payload: Json = {
             "id": str(interaction_id), "application_id": str(self.app_id), "type": kind,
             "token": token, "version": 1, "data": data, "locale": "en-US",
             "attachment_size_limit": self.attachment_size_limit, "app_permissions": "0",
             "entitlements": [], "authorizing_integration_owners": {},
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0 if guild else 1},
+            "channel": (dict(self.threads[channel_id]) if channel_id in self.threads
+                        else {"id": str(channel_id), "type": 0 if guild else 1}),
             "context": 0 if guild else 1,
         }
         if guild is not None:
@@ -850,6 +903,8 @@ class FakeDiscord:
                 response["resource"] = {"type": 7, "message": target}
         elif kind == 6:  # deferred update
             pass
+        elif kind == 9:  # a form (modal) opened for the user; submitted with `submit_modal`
+            response["resource"] = {"type": 9}
         return _json(response)
 
     def _followup(self, token: str, body: Json) -> web.Response:
