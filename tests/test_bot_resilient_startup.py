@@ -52,7 +52,8 @@ async def test_a_refused_command_sync_is_retried_while_mentions_and_dms_are_answ
     logged = [r.getMessage() for r in caplog.records if "slash commands" in r.getMessage()]
     assert any("HTTP 400" in m and "Command name is invalid" in m and "retrying" in m
                for m in logged), logged
-    assert any("synced 6 slash commands" in m for m in logged), logged
+    synced = len(run.bot.tree.get_commands())
+    assert any(f"synced {synced} slash commands" in m for m in logged), logged
     # the refusal was logged as an error an operator has to look at: expected here
     run.errors.records.clear()
 
