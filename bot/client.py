@@ -163,18 +163,8 @@ class CiteBot(commands.AutoShardedBot):
         self.metrics.errors.labels("slash").inc()
         log.error("/%s failed", interaction.command.qualified_name if interaction.command
                   else "?", exc_info=error)
-        text = SORRY
-        if self.is_closed():
-            return
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True,
-                                                allowed_mentions=NO_MENTIONS)
-            else:
-                await interaction.response.send_message(text, ephemeral=True,
-                                                        allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
-            pass
+        if not self.is_closed():
+            await say_sorry(interaction)
 
     async def on_command_error(self, context: commands.Context[Any],
                                exception: commands.CommandError) -> None:
@@ -381,6 +371,19 @@ class CiteBot(commands.AutoShardedBot):
                 return True
             return any(role.id in self.settings.admin_role_ids for role in user.roles)
         return False
+
+
+async def say_sorry(interaction: discord.Interaction) -> None:
+    """Tell the user, privately, that their command failed (instead of leaving them
+    "thinking"); a reply that cannot be sent is given up."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(SORRY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(SORRY, ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        pass
 
 
 def _answer(index: Index, question: str, k: int, collections: Collection[str],

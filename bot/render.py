@@ -279,21 +279,26 @@ def sources_embed(articles: Sequence[ArticleInfo], page: int, per_page: int) -> 
                      f"{_when(a.indexed_at)}")
     if not lines:
         lines.append("No articles are indexed yet. An admin can add one with `/source add`.")
+    embed.description = budget.take(_lines_that_fit(lines, budget))
+    embed.set_footer(text=f"Page {page + 1}/{pages}")
+    return embed
+
+
+def _lines_that_fit(lines: Sequence[str], budget: _Budget) -> str:
+    """As many of `lines` as fit in one embed description (whole lines only)."""
     description = ""
     for line in lines:
         candidate = f"{description}\n{line}" if description else line
         if dlen(candidate) > min(DESCRIPTION_MAX, budget.left - 64):
             break
         description = candidate
-    embed.description = budget.take(description)
-    embed.set_footer(text=f"Page {page + 1}/{pages}")
-    return embed
+    return description
 
 
 def new_articles_embed(articles: Sequence[NewArticle], shown: int = 10) -> discord.Embed:
     """"3 new articles indexed", with the first `shown` titles linked to their pages."""
     n = len(articles)
-    embed = discord.Embed(title=f"📰 {n} new article{'s' if n != 1 else ''} indexed",
+    embed = discord.Embed(title=f"📰 {plural(n, 'new article')} indexed",
                           colour=ANSWER_COLOUR)
     lines = []
     for a in articles[:shown]:
@@ -315,19 +320,13 @@ def feeds_embed(feeds: Sequence[Feed]) -> discord.Embed:
     lines = []
     for f in feeds:
         checked = _when(f.last_check) if f.last_check else "not checked yet"
-        line = f"• <{_link_target(f.url)}> — {f.articles} articles, checked {checked}"
+        line = f"• <{_link_target(f.url)}> — {plural(f.articles, 'article')}, checked {checked}"
         if f.last_error:
             line += f"\n  ⚠️ {clip(f.last_error, 300)}"
         lines.append(line)
     if not lines:
         lines.append("No feeds are followed. An admin can add one with `/feed add`.")
-    description = ""
-    for line in lines:
-        candidate = f"{description}\n{line}" if description else line
-        if dlen(candidate) > min(DESCRIPTION_MAX, budget.left - 64):
-            break
-        description = candidate
-    embed.description = budget.take(description)
+    embed.description = budget.take(_lines_that_fit(lines, budget))
     return embed
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import render
-from bot.client import NO_MENTIONS, SORRY, CiteBot
+from bot.client import NO_MENTIONS, CiteBot, say_sorry
 from bot.log import get_logger
 from bot.markdown import plain
 
@@ -82,15 +82,7 @@ class FollowUpForm(discord.ui.Modal, title="Follow up"):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         log.error("follow-up on answer %s failed", self.answer_id, exc_info=error)
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(SORRY, ephemeral=True,
-                                                allowed_mentions=NO_MENTIONS)
-            else:
-                await interaction.response.send_message(SORRY, ephemeral=True,
-                                                        allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
-            pass
+        await say_sorry(interaction)
 
 
 async def setup(bot: CiteBot) -> None:
