@@ -56,7 +56,7 @@ def feed_list(ctx: click.Context, as_json: bool) -> None:
                    f"last success {f.last_success or 'never'}"
                    + (f"\n    last error: {f.last_error}" if f.last_error else ""))
     if not as_json:
-        click.echo(f"{len(feeds)} feeds." if feeds else
+        click.echo(f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''}." if feeds else
                    "No feeds are followed; add one with `citebot-index feed add URL`.")
 
 

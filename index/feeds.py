@@ -556,6 +556,10 @@ class _Checker:
                               "content-location": fetched.url})
         entries = [e for e in parsed.entries if _entry_link(e) or _entry_text(e)]
         problem = _not_a_feed(parsed, fetched.content_type, bool(entries))
+        if problem is not None and "web page" in problem:
+            named = _feed_link(fetched.data, fetched.url)
+            if named:
+                problem += f"; the page names a feed: {named}"
         if problem is not None:
             self.store.checked(feed.url, problem, success=False)
             return FeedReport(feed.url, error=problem)
@@ -695,6 +699,20 @@ def _not_a_feed(parsed: Any, content_type: str, usable: bool) -> str | None:
     if exc is not None and _is_xml_error(exc):
         return f"not an RSS or Atom feed: malformed XML ({_short(exc)})"
     return "not an RSS or Atom feed"
+
+
+def _feed_link(html: bytes, base: str) -> str | None:
+    """The feed a web page advertises (`<link rel="alternate" type="application/rss+xml">`)."""
+    from urllib.parse import urljoin
+
+    text = html[:200_000].decode("utf-8", "replace")
+    for tag in re.findall(r"<link\b[^>]*>", text, re.IGNORECASE):
+        if (re.search(r"rel=[\"']?alternate", tag, re.IGNORECASE)
+                and re.search(r"type=[\"']?application/(rss|atom)\+xml", tag, re.IGNORECASE)):
+            href = re.search(r"href=[\"']([^\"']+)", tag, re.IGNORECASE)
+            if href:
+                return urljoin(base, href.group(1))
+    return None
 
 
 def _is_xml_error(exc: BaseException) -> bool:

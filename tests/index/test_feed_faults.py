@@ -120,6 +120,16 @@ def test_a_failing_feed_is_reported_loses_nothing_and_recovers(
     assert "approved the new harbour wall" in top_text(settings, HARBOUR_Q)
 
 
+def test_a_web_page_that_names_its_feed_says_which(site: FeedSite,
+                                                   settings: IndexSettings) -> None:
+    site.routes["/home"] = Response(b'<html><head><link rel="alternate" '
+                                    b'type="application/rss+xml" href="/feed.xml"></head>'
+                                    b"<body><p>Welcome.</p></body></html>")
+    add_feed(settings, site.url + "/home")
+    line = line_of(run(settings), site.url + "/home").line()
+    assert f"not an RSS or Atom feed; the page names a feed: {site.url}/feed.xml" in line
+
+
 def test_a_feed_that_refuses_connections_recovers_when_its_server_is_back(
         settings: IndexSettings) -> None:
     down = FeedSite()
