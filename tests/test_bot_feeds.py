@@ -108,7 +108,7 @@ async def test_feed_list_shows_state_and_only_admins_change_feeds(
     await run.fake.wait_for(lambda: len(announcements(run)) == 1, 60)
     listed = await run.fake.slash("feed", subcommand="list", user=run.member, guild=run.guild)
     text = text_of(await run.fake.reply_to(listed))
-    assert f"<{url}> — 1 articles, checked" in text and "⚠️" not in text
+    assert f"<{url}> — 1 article, checked" in text and "⚠️" not in text
     assert [f.collection for f in list_feeds(feed_settings)] == [str(run.guild.id)]
     ask = await run.fake.slash("ask", user=run.member, guild=run.guild, question=HARBOUR_Q)
     assert "approved the new harbour wall" in text_of(await run.fake.reply_to(ask))
