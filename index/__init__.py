@@ -11,7 +11,8 @@ The API the bot (and anyone else) uses::
     for c in answer.citations:
         print(c.text, c.title, c.paragraph, c.sentence, c.start, c.end)
 
-Heavy modules (torch, faiss) are imported only when an index is opened or built.
+Heavy modules (FAISS, ONNX Runtime) are imported only when an index is opened or built; torch
+only to export the model to ONNX, once (`index/embed.py`).
 """
 
 from __future__ import annotations
