@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.lexical import Lexicon, QueryTerms
+from index.vectors import VectorRows
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
             "c_sent", "c_ctx")
@@ -92,7 +93,7 @@ def sigmoid(x: float) -> float:
 
 
 class Ranker:
-    def __init__(self, sentences: np.ndarray, passages: np.ndarray, faiss_sentences: object,
+    def __init__(self, sentences: VectorRows, passages: VectorRows, faiss_sentences: object,
                  faiss_passages: object, lexicon: Lexicon, row_article: np.ndarray,
                  article_first_row: np.ndarray, article_rows: np.ndarray) -> None:
         self.sentences = sentences
