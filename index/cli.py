@@ -338,6 +338,7 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                        f"{g['lenient']}/{g['n']}), read as follow-ups {g['read_as_follow_up']}"
                        f"/{g['n']}; the same questions asked standalone: {g['standalone']}/"
                        f"{g['n']} ({g['standalone'] / n:.0%})")
+        click.echo("  per kind: " + ", ".join(f"{k} {v}" for k, v in f["per kind"].items()))
         if f["wrong"]:
             click.echo(f"  wrong: {', '.join(f['wrong'])}")
 
@@ -360,6 +361,9 @@ def followup_figures(first: list[Any], second: list[Any], alone: list[Any]
             "read_as_follow_up": sum(second[i].read_as_follow_up for i in chosen),
             "standalone": sum(alone[i].correct for i in chosen),
         }
+    out["per kind"] = {kind: f"{sum(r.correct for r in second if r.kind == kind)}/"
+                              f"{sum(r.kind == kind for r in second)}"
+                       for kind in dict.fromkeys(r.kind for r in second)}
     out["turn 1"] = {"n": len(first), "correct": sum(r.correct for r in first)}
     out["wrong"] = [r.id for r in second if not r.correct]
     return out
