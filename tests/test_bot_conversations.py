@@ -166,3 +166,15 @@ async def test_a_follow_up_of_a_private_answer_stays_private(start_bot: StartBot
     reply = await run.fake.reply_to(submitted)
     assert reply["flags"] & EPHEMERAL
     assert FOLLOW_UP_QUOTE in text_of(reply) and NOTE in footer(reply)
+
+
+async def test_in_a_thread_anyone_may_follow_up_an_answer_by_replying(
+        start_bot: StartBot) -> None:
+    run = await start_bot()
+    thread = await run.fake.add_thread(run.guild)
+    answer = await ask(run, FIRST, thread=thread)
+    other = run.fake.add_user("neighbour")
+    plain_mention = await ask(run, FOLLOW_UP, user=other, thread=thread)
+    assert "follow-up" not in footer(plain_mention)  # not their conversation
+    reply = await ask(run, FOLLOW_UP, user=other, thread=thread, reply_to=answer)
+    assert FOLLOW_UP_QUOTE in text_of(reply) and NOTE in footer(reply)
