@@ -17,7 +17,9 @@ decides how to read it, with general rules of English, not an LLM:
 3. **What a follow-up borrows** from the latest turn that had an answer: its question's
    words (the subject a pronoun stands for, the verb "And Starmer?" elides), and when that
    question asked for a person or thing ("Who ...?", "Which ...?"), the names its quote
-   added (so "he" after "Who leads the party?" is the leader). These words extend the
+   added (so "he" after "Who leads the party?" is the leader; a pronoun after "Who ...?"
+   borrows only those names: the person answered is the subject now, not the role asked
+   about, while "And Reform UK?" still borrows "Who leads"). These words extend the
    question for BM25, and their embedding is added, at a lower weight, to the question's.
 4. **The article the conversation is about is a strong prior, not a filter**: the quoted
    article's sentences get a fixed score bonus. Another article still wins when it
@@ -150,21 +152,25 @@ def read(question: str, context: Sequence[Answer],
     if kind is None:
         return Reading(question, "new")
     last = turns[-1]
-    return Reading(question, kind, follow_up_of=last.question, borrowed=borrow(last),
+    return Reading(question, kind, follow_up_of=last.question, borrowed=borrow(last, kind),
                    prior_doc_ids=doc_ids, quoted=quoted)
 
 
-def borrow(turn: Answer) -> str:
+def borrow(turn: Answer, kind: str = "pronoun") -> str:
     """What a follow-up takes from `turn`: its question's words, plus the names its quote
-    added when it asked for a person or thing."""
+    added when it asked for a person or thing. A pronoun after "Who ...?" stands for the
+    person answered: then only those names."""
     parts = [turn.question]
     first = words(turn.question)[:1]
     shown = _shown(turn)
     if first and first[0].lower() in ENTITY_QUESTIONS and shown:
         asked = {w.lower() for w in words(turn.question)}
         added = [n for n in names(shown[0].text) if n.lower() not in asked]
+        if added and kind == "pronoun" and first[0].lower() in ("who", "whom"):
+            parts = []  # the person answered is the subject now, not the role asked about
         parts.append(" ".join(dict.fromkeys(added)))
     return " ".join(p for p in parts if p)
+
 
 
 def _shown(answer: Answer) -> tuple[Citation, ...]:

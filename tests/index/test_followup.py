@@ -96,3 +96,11 @@ def test_a_definite_reference_counts_only_when_the_conversation_used_its_noun() 
 def test_a_new_name_is_a_topic_switch() -> None:
     reading = read("Why did the BBC drop Jeremy Clarkson?", [TURN], lambda d: "")
     assert reading.kind == "switch" and reading.follow_up_of is None
+
+
+def test_an_ellipsis_after_a_who_question_still_borrows_its_verb() -> None:
+    reading = read("And the Democrats?", [TURN], lambda d: "")
+    assert reading.kind == "ellipsis"
+    assert "leads" in reading.borrowed and "Mitch McConnell" in reading.borrowed
+    pronoun = read("Where was he born?", [TURN], lambda d: "")
+    assert "leads" not in pronoun.borrowed and "Mitch McConnell" in pronoun.borrowed
