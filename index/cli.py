@@ -381,9 +381,8 @@ def chat_loop(settings: IndexSettings, stdin: Any = None) -> None:
     idx = open_index(settings, build_if_missing=True)
     titles = ", ".join(a.title for a in idx.sources()[:3])
     more = "" if idx.article_count <= 3 else f" and {idx.article_count - 3} more"
-    click.echo(f"citebot — ask about {titles}{more}. Follow-up questions are read in the "
-               "context of the previous answers; /new starts afresh. Empty line or Ctrl-D "
-               "to quit.")
+    click.echo(f"citebot — ask about {titles}{more}. Follow-ups are read in context; /new "
+               "starts afresh. Empty line or Ctrl-D to quit.")
     conversation: list[Answer] = []
     while True:
         if stdin.isatty():
