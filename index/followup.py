@@ -44,7 +44,9 @@ from index.types import Answer, Citation
 #: pronouns that stand for a person, and for a thing, a group or an earlier statement
 PERSON_PRONOUNS = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself"})
 OTHER_PRONOUNS = frozenset({"it", "its", "itself", "they", "them", "their", "theirs",
-                            "themselves", "that", "this", "those", "these", "there", "one"})
+                            "themselves", "that", "this", "those", "these", "there"})
+#: "there" after these is existential ("Is there a deadline?"), not a place pointed back to
+BE = frozenset({"is", "are", "was", "were", "be", "been"})
 #: openers of an elliptical question: the rest of it is borrowed from the previous one
 ELLIPSIS_OPENERS = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what of|and what about|and how about)\b",
@@ -98,16 +100,25 @@ def names(text: str) -> list[str]:
     return [w for w in found if w[:1].isupper() and w.lower() not in stop and not w.isdigit()]
 
 
+def is_pronoun(word: str, previous: str = "") -> bool:
+    """Whether lower-cased `word` (after `previous`) is a pronoun that may point back."""
+    if word == "there" and previous in BE:
+        return False
+    return word in PERSON_PRONOUNS or word in OTHER_PRONOUNS
+
+
 def pointing_back(question: str) -> str | None:
     """'pronoun' or 'ellipsis' when `question` cannot stand alone: a pronoun with no name
     before it in the question, an elliptical opener, or at most one content word."""
     stop = _stopwords()
     seen_name = False
+    previous = ""
     for i, w in enumerate(words(question)):
         low = w.lower()
-        if (low in PERSON_PRONOUNS or low in OTHER_PRONOUNS) and not seen_name:
+        if is_pronoun(low, previous) and not seen_name:
             return "pronoun"
         seen_name = seen_name or (i > 0 and w[:1].isupper() and low not in stop)
+        previous = low
     if ELLIPSIS_OPENERS.match(question) or len(tokenize(question)) <= 1:
         return "ellipsis"
     return None
@@ -120,7 +131,7 @@ def marker(question: str, known_stems: set[str]) -> str | None:
     back = pointing_back(question)
     if back:
         return back
-    if any(w in PERSON_PRONOUNS or w in OTHER_PRONOUNS for w in lowered[1:]):
+    if any(is_pronoun(w, before) for before, w in zip(lowered, lowered[1:], strict=False)):
         return "pronoun"
     for det, noun in zip(lowered, lowered[1:], strict=False):
         if det in DETERMINERS and set(tokenize(noun)) & known_stems:

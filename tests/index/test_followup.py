@@ -104,3 +104,8 @@ def test_an_ellipsis_after_a_who_question_still_borrows_its_verb() -> None:
     assert "leads" in reading.borrowed and "Mitch McConnell" in reading.borrowed
     pronoun = read("Where was he born?", [TURN], lambda d: "")
     assert "leads" not in pronoun.borrowed and "Mitch McConnell" in pronoun.borrowed
+
+
+def test_an_existential_there_does_not_point_back() -> None:
+    assert pointing_back("Is there a deadline for the reform bill?") is None
+    assert pointing_back("How many people live there?") == "pronoun"
