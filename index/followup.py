@@ -104,6 +104,8 @@ def is_pronoun(word: str, previous: str = "") -> bool:
     """Whether lower-cased `word` (after `previous`) is a pronoun that may point back."""
     if word == "there" and previous in BE:
         return False
+    if word == "that" and previous and previous not in _stopwords():
+        return False  # "the cases that go to trial", "said that": a clause, not a reference
     return word in PERSON_PRONOUNS or word in OTHER_PRONOUNS
 
 

@@ -109,3 +109,8 @@ def test_an_ellipsis_after_a_who_question_still_borrows_its_verb() -> None:
 def test_an_existential_there_does_not_point_back() -> None:
     assert pointing_back("Is there a deadline for the reform bill?") is None
     assert pointing_back("How many people live there?") == "pronoun"
+
+
+def test_a_relative_that_does_not_point_back() -> None:
+    assert pointing_back("How are prosecutors reducing the cases that go to trial?") is None
+    assert pointing_back("What would that involve?") == "pronoun"
