@@ -47,6 +47,8 @@ OTHER_PRONOUNS = frozenset({"it", "its", "itself", "they", "them", "their", "the
                             "themselves", "that", "this", "those", "these", "there"})
 #: "there" after these is existential ("Is there a deadline?"), not a place pointed back to
 BE = frozenset({"is", "are", "was", "were", "be", "been"})
+#: modal verbs (not in the stop word list): "What would that involve?" points back
+MODALS = frozenset({"would", "could", "might", "must", "may", "shall", "can", "will", "should"})
 #: openers of an elliptical question: the rest of it is borrowed from the previous one
 ELLIPSIS_OPENERS = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what of|and what about|and how about)\b",
@@ -104,7 +106,7 @@ def is_pronoun(word: str, previous: str = "") -> bool:
     """Whether lower-cased `word` (after `previous`) is a pronoun that may point back."""
     if word == "there" and previous in BE:
         return False
-    if word == "that" and previous and previous not in _stopwords():
+    if word == "that" and previous and previous not in _stopwords() | MODALS:
         return False  # "the cases that go to trial", "said that": a clause, not a reference
     return word in PERSON_PRONOUNS or word in OTHER_PRONOUNS
 
