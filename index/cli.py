@@ -305,6 +305,9 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                 replace(settings, data_dir=settings.data_dir / "eval-followups"), folder,
                 progress=ProgressBar(sys.stderr.isatty()))
             figures["followups"] = followup_figures(*evaluate.followup_results(idx, folder))
+            if (folder / evaluate.NYT_QUESTIONS).is_file():
+                unrelated = evaluate.unrelated_turns(idx, evaluate.nyt_questions(folder)[:300])
+                figures["followups"]["after an unrelated turn"] = unrelated.__dict__
         elif followups:
             click.echo(f"followups: {folder / evaluate.FOLLOWUPS} or the NYT documents not "
                        "found, skipped", err=True)
@@ -339,6 +342,12 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                        f"/{g['n']}; the same questions asked standalone: {g['standalone']}/"
                        f"{g['n']} ({g['standalone'] / n:.0%})")
         click.echo("  per kind: " + ", ".join(f"{k} {v}" for k, v in f["per kind"].items()))
+        u = f.get("after an unrelated turn")
+        if u:
+            click.echo(f"  NYT questions 0-299 asked right after a question about another "
+                       f"article ({u['questions']}): read as follow-ups "
+                       f"{u['read_as_follow_up']}; top citation correct {u['correct_after']} "
+                       f"(asked alone: {u['correct_alone']})")
         if f["wrong"]:
             click.echo(f"  wrong: {', '.join(f['wrong'])}")
 
