@@ -47,6 +47,9 @@ OTHER_PRONOUNS = frozenset({"it", "its", "itself", "they", "them", "their", "the
                             "themselves", "that", "this", "those", "these", "there"})
 #: "there" after these is existential ("Is there a deadline?"), not a place pointed back to
 BE = frozenset({"is", "are", "was", "were", "be", "been"})
+#: words that start a clause after "said that ..."
+CLAUSE_STARTS = frozenset({"a", "an", "the", "he", "she", "it", "they", "we", "i", "you",
+                           "this", "these", "those", "his", "her", "its", "their", "there"})
 #: modal verbs (not in the stop word list): "What would that involve?" points back
 MODALS = frozenset({"would", "could", "might", "must", "may", "shall", "can", "will", "should"})
 #: openers of an elliptical question: the rest of it is borrowed from the previous one
@@ -102,12 +105,16 @@ def names(text: str) -> list[str]:
     return [w for w in found if w[:1].isupper() and w.lower() not in stop and not w.isdigit()]
 
 
-def is_pronoun(word: str, previous: str = "") -> bool:
-    """Whether lower-cased `word` (after `previous`) is a pronoun that may point back."""
+def is_pronoun(word: str, previous: str = "", following: str = "") -> bool:
+    """Whether lower-cased `word` (between `previous` and `following`) is a pronoun that
+    may point back."""
     if word == "there" and previous in BE:
         return False
-    if word == "that" and previous and previous not in _stopwords() | MODALS:
-        return False  # "the cases that go to trial", "said that": a clause, not a reference
+    if (word == "that" and previous and previous not in _stopwords() | MODALS
+            and following and (following not in _stopwords() or following in CLAUSE_STARTS)):
+        # "the cases that go to trial", "said that a ...": a clause, not a reference
+        # ("allowed that before?" still is one)
+        return False
     return word in PERSON_PRONOUNS or word in OTHER_PRONOUNS
 
 
@@ -116,13 +123,13 @@ def pointing_back(question: str) -> str | None:
     before it in the question, an elliptical opener, or at most one content word."""
     stop = _stopwords()
     seen_name = False
-    previous = ""
-    for i, w in enumerate(words(question)):
-        low = w.lower()
-        if is_pronoun(low, previous) and not seen_name:
+    found = words(question)
+    lowered = [w.lower() for w in found]
+    for i, (w, low) in enumerate(zip(found, lowered, strict=True)):
+        around = (lowered[i - 1] if i else "", lowered[i + 1] if i + 1 < len(found) else "")
+        if is_pronoun(low, *around) and not seen_name:
             return "pronoun"
         seen_name = seen_name or (i > 0 and w[:1].isupper() and low not in stop)
-        previous = low
     if ELLIPSIS_OPENERS.match(question) or len(tokenize(question)) <= 1:
         return "ellipsis"
     return None
@@ -135,7 +142,8 @@ def marker(question: str, known_stems: set[str]) -> str | None:
     back = pointing_back(question)
     if back:
         return back
-    if any(is_pronoun(w, before) for before, w in zip(lowered, lowered[1:], strict=False)):
+    if any(is_pronoun(w, lowered[i - 1], lowered[i + 1] if i + 1 < len(lowered) else "")
+           for i, w in enumerate(lowered) if i):
         return "pronoun"
     for det, noun in zip(lowered, lowered[1:], strict=False):
         if det in DETERMINERS and set(tokenize(noun)) & known_stems:

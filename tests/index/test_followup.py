@@ -4,7 +4,7 @@ index of the bundled article."""
 from __future__ import annotations
 
 from index import Answer, Citation, Index
-from index.followup import pointing_back, read
+from index.followup import marker, pointing_back, read
 
 POLICY = "What does Bardella want to do with France's immigration policy?"
 POLICY_QUOTE = "Mr Bardella wants to completely overhaul France’s immigration policy"
@@ -114,3 +114,8 @@ def test_an_existential_there_does_not_point_back() -> None:
 def test_a_relative_that_does_not_point_back() -> None:
     assert pointing_back("How are prosecutors reducing the cases that go to trial?") is None
     assert pointing_back("What would that involve?") == "pronoun"
+
+
+def test_that_as_an_object_still_points_back() -> None:
+    assert marker("Has France allowed that before?", set()) == "pronoun"
+    assert pointing_back("Who said that a deal was near?") is None
