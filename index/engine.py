@@ -283,7 +283,8 @@ class Index:
         """How `question` is read after the answers in `context` (see `index/followup.py`)."""
         if not context:
             return followup.Reading(question, "standalone")
-        texts = {a.doc_id: a.text for a in self.articles}
+        wanted = {c.doc_id for a in context for c in (*a.citations, a.closest) if c}
+        texts = {a.doc_id: a.text for a in self.articles if a.doc_id in wanted}
         return followup.read(question, context, lambda doc_id: texts.get(doc_id, ""))
 
     def rank_follow_up(self, reading: followup.Reading,

@@ -17,8 +17,9 @@
 
 Follow-up questions (`index/followup.py`) use the same ranking through one small hook: they
 are ranked with their expanded text and vector, and `rank(..., prior=...)` adds a per-row
-score (a bonus for the article the conversation is about, a penalty for sentences already
-quoted); rows with a bonus join the candidates. Without `prior`, nothing changes.
+score (a bonus for the article the conversation is about); rows with a bonus join the
+candidates (the sentences just quoted are left out through `allowed`). Without `prior`,
+nothing changes.
 
 The weights were fitted on questions 800–1499 of the NYT dev split and are reported on
 questions 0–799 (`citebot-index eval`); `benchmarks/fit_weights.py` refits them.
