@@ -122,7 +122,6 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
     else:
         bank = stand_in_bank()
         from benchmarks.synthetic import StandInEncoder
-
         from index.embed import settings_label
 
         stand_in = StandInEncoder(bank, settings_label(settings))
