@@ -124,10 +124,21 @@ class CiteBot(commands.AutoShardedBot):
                        before_retry=forget_session)
         if self.shard_count is None:
             # asked here rather than when connecting, so that a failure is retried too
-            count, _url, _limits = await retrying("asking Discord for the shard count",
-                                                  self.http.get_bot_gateway)
-            self.shard_count = count
-            log.info("Discord recommends %d shard%s", count, "" if count == 1 else "s")
+            self.shard_count = await retrying("asking Discord for the shard count",
+                                              self._recommended_shards)
+
+    async def _recommended_shards(self) -> int:
+        try:
+            count, _url, _limits = await self.http.get_bot_gateway()
+        except discord.GatewayNotFound as exc:
+            if not isinstance(exc.__cause__, discord.NotFound):
+                raise
+            # a Discord-compatible server without GET /gateway/bot: one shard, as before
+            log.warning("the API has no /gateway/bot; connecting as one shard (set "
+                        "shard_count to shard)")
+            return 1
+        log.info("Discord recommends %d shard%s", count, "" if count == 1 else "s")
+        return int(count)
 
     async def setup_hook(self) -> None:
         self.tree.error(self.on_app_command_error)

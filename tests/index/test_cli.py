@@ -82,7 +82,7 @@ def test_build_on_a_new_folder_reports_what_it_did(tmp_path: Path,
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
     result = CliRunner().invoke(cli, ["build", str(tmp_path)])
     assert result.exit_code == 0
-    assert "1 articles, 2 sentences (1 embedded, 0 reused)" in result.output
+    assert "1 article, 2 sentences (1 embedded, 0 reused)" in result.output
     assert "b.txt: binary file" in result.output
 
 
