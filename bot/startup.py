@@ -39,10 +39,10 @@ class Backoff:
         self.first, self.most = first, most
         self.failures = 0
 
-    def next_delay(self, at_least: float = 0.0) -> float:
+    def next_delay(self) -> float:
         delay = min(self.most, self.first * 2 ** self.failures)
         self.failures += 1
-        return max(at_least, delay * random.uniform(0.8, 1.0))
+        return delay * random.uniform(0.8, 1.0)
 
 
 def describe(exc: BaseException) -> str:

@@ -125,3 +125,12 @@ async def test_a_server_without_gateway_bot_gets_one_shard(
     await fake.send_message(run.member, QUESTION)
     assert LEADER in text_of(await fake.next_bot_message(fake.dm_channel(run.member),
                                                          timeout=30))
+
+
+def test_retries_back_off_from_a_second_to_five_minutes() -> None:
+    from bot.startup import Backoff
+
+    backoff = Backoff()
+    delays = [backoff.next_delay() for _ in range(12)]
+    assert 0.8 <= delays[0] <= 1.0 and 1.6 <= delays[1] <= 2.0
+    assert all(240 <= d <= 300 for d in delays[9:])
