@@ -142,3 +142,10 @@ async def test_a_reindex_shows_in_the_metrics(start_bot: StartBot,
     assert after[("citebot_index_info", (("version", run.bot.index.version),))] == 1
     assert run.bot.index.version != before.version
     assert after[("citebot_index_articles", ())] == before.article_count + 1
+
+
+async def test_the_process_memory_is_in_the_metrics(start_bot: StartBot) -> None:
+    port = free_port()
+    await start_bot(metrics_port=port)
+    samples = await scrape(port)
+    assert samples[("process_resident_memory_bytes", ())] > 50_000_000
