@@ -87,6 +87,11 @@ async def sync_commands(bot: CiteBot) -> None:
             return len(await bot.tree.sync(guild=guild))
         return len(await bot.tree.sync())
 
-    synced = await retrying("syncing the slash commands", attempt)
+    try:
+        synced = await retrying("syncing the slash commands", attempt)
+    except Exception:  # a bug, not Discord: logged here, as nobody awaits this task
+        bot.metrics.errors.labels("sync").inc()
+        log.exception("syncing the slash commands failed; they keep their previous definitions")
+        return
     bot.commands_synced = True
     log.info("synced %d slash commands", synced)
