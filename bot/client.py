@@ -246,7 +246,9 @@ class CiteBot(commands.AutoShardedBot):
             return
         from index import current_version_name
 
-        name = await self.in_index_thread(current_version_name, self.index_settings.data_dir)
+        # read here, not on the index thread: there it would queue behind every question
+        # already waiting, doubling their wait under load
+        name = current_version_name(self.index_settings.data_dir)
         if name is None or name == self._seen_current:
             return
         self._seen_current = name
