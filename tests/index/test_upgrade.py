@@ -53,6 +53,23 @@ def test_the_vectors_and_faiss_indexes_are_mapped_not_read(bundled: Index) -> No
     if not maps.exists():
         pytest.skip("no /proc here")
     mapped = maps.read_text()
-    for name in ("sentences.npy", "passages.npy", "sentences.faiss", "passages.faiss"):
+    for name in ("rows.npy", "sentences.faiss", "passages.faiss"):
         assert str(bundled.version_dir.resolve() / name) in mapped, name
     assert bundled.answer("Who leads the National Rally party?").citations
+    # answers read the vectors from the FAISS files: the .npy copies (kept for the next
+    # build to reuse) are not held as well
+    mapped = maps.read_text()
+    for name in ("sentences.npy", "passages.npy"):
+        assert str(bundled.version_dir.resolve() / name) not in mapped, name
+
+
+def test_an_index_from_an_older_citebot_is_refused_naming_what_to_run(
+        bundled_settings: IndexSettings, tmp_path: Path) -> None:
+    older = copy_with_manifest(bundled_settings, tmp_path, format=FORMAT - 1)
+    with pytest.raises(IndexDamaged, match=rf"built by an older citebot \(index format "
+                                           rf"{FORMAT - 1}; this one reads {FORMAT}\); run "
+                                           r"`citebot-index build`"):
+        Index.open(older)
+    report = build(older)
+    assert report.embedded_articles == report.articles and not report.unchanged
+    assert Index.open(older).answer("Who leads the National Rally party?").citations
