@@ -52,7 +52,7 @@ class IndexSettings:
     faiss_index: str = "auto"
     """'flat' (exact), 'hnsw' (approximate, for large corpora) or 'auto' (hnsw from 50k)."""
     hnsw_ef_search: int = 0
-    """Search depth of HNSW indexes (0: grows with the corpus, 256 to 2,048)."""
+    """Search depth of HNSW indexes (0: grows with the corpus, 512 to 3,000)."""
     fetch_allow_private: bool = False
     """Allow fetching URLs that resolve to loopback, private or link-local addresses."""
     fetch_max_mb: float = 5.0
