@@ -20,38 +20,44 @@ questions 0–799 (`citebot-index eval`); `benchmarks/fit_weights.py` refits the
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from index import answer_types
 from index.lexical import Lexicon, QueryTerms
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
             "c_sent", "c_ctx")
 
-#: fused score = WEIGHTS · z-scored features
-WEIGHTS = np.array([0.135, 0.166, 0.06, 0.183, 0.014, 0.03, 0.13, 0.015, 0.134, 0.133],
-                   dtype=np.float32)
+#: expressions that may be the answer to a question of no particular kind ("What ...?")
+OTHER_EXPRESSIONS = {"o_proper": answer_types.E_PROPER, "o_number": answer_types.E_NUMBER,
+                     "o_date": answer_types.E_DATE, "o_quote": answer_types.E_QUOTE}
 
-#: evidence that means the same in any corpus (cosines, coverage shares, agreement): z-scores
-#: and the fused score depend on corpus size, and one article must be judged like thousands
+#: what the ranking model weighs, per candidate (Ranker.features)
+RANK_FEATURES = (
+    *FEATURES,
+    "d_sent_raw", "d_pass_raw", "d_nb_raw",
+    "gap_d_sent", "gap_d_pass", "gap_c_sent", "gap_c_ctx", "gap_b_sent", "gap_b_ctx",
+    "pos_log", "first", "len_log", "names_sent", "names_ctx",
+    "t_sent", "t_nb",
+    *(f"t_sent:{name}" for name in answer_types.QUESTION_TYPES
+      if answer_types.ANSWERED_BY[answer_types.QUESTION_TYPES.index(name)]),
+    *OTHER_EXPRESSIONS,
+)
+RANK_INDEX = {name: i for i, name in enumerate(RANK_FEATURES)}
+
+#: evidence that means the same in any corpus (cosines, coverage shares, agreement, answer
+#: types): z-scores and the fused score depend on corpus size, and one article must be
+#: judged like thousands
 ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "c_doc",
                     "agree_d_sent", "agree_b_sent", "agree_d_pass", "agree_b_ctx", "top5_same",
-                    "names_article", "names_context")
-#: confidence = sigmoid(ABSTAIN_COEF · (x - ABSTAIN_MEAN) / ABSTAIN_SCALE + ABSTAIN_BIAS)
-ABSTAIN_MEAN = np.array([
-    0.4605, 0.3906, 0.3041, 0.4917, 0.5372, 0.5828, 0.6383, 0.5236, 0.5943, 0.4629,
-    0.6907, 0.5907, 0.8033, 0.7868
-], dtype=np.float32)
-ABSTAIN_SCALE = np.array([
-    0.1717, 0.1573, 0.1458, 0.1544, 0.254, 0.2509, 0.2524, 0.4994, 0.491, 0.4986,
-    0.4622, 0.3048, 0.3661, 0.3781
-], dtype=np.float32)
-ABSTAIN_COEF = np.array([
-    0.467, 0.038, -0.172, 0.569, 0.276, 0.854, 0.245, 0.25, 0.279, 0.168, 0.291,
-    0.083, 0.484, 0.238
-], dtype=np.float32)
-ABSTAIN_BIAS = -0.027
+                    "names_article", "names_context", "typed", "type_top", "type_article")
 
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
@@ -89,7 +95,8 @@ def sigmoid(x: float) -> float:
 class Ranker:
     def __init__(self, sentences: np.ndarray, passages: np.ndarray, faiss_sentences: object,
                  faiss_passages: object, lexicon: Lexicon, row_article: np.ndarray,
-                 article_first_row: np.ndarray, article_rows: np.ndarray) -> None:
+                 article_first_row: np.ndarray, article_rows: np.ndarray,
+                 texts: Sequence[str] | None = None) -> None:
         self.sentences = sentences
         self.passages = passages
         self.faiss = {"sentences": faiss_sentences, "passages": faiss_passages}
@@ -106,6 +113,9 @@ class Ranker:
         self.has_next = np.zeros(n, dtype=bool)
         if n > 1:
             self.has_next[:-1] = same_prev[1:]
+        # content words per sentence, and typed expressions (computed on first use)
+        self.sentence_words = np.diff(lexicon.presence["sentence"].indptr).astype(np.float32)
+        self.types = answer_types.TypeEvidence(texts) if texts is not None else None
         rng = np.random.default_rng(0)
         self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False)) \
             if n else np.zeros(0, dtype=np.int64)
@@ -204,48 +214,158 @@ class Ranker:
                            articles[n_pool:], terms))
 
     # --- ranking ------------------------------------------------------------------------
+    def features(self, question: str, pool: Candidates) -> np.ndarray:
+        """RANK_FEATURES of every candidate in `pool` (rows in pool order)."""
+        rows = pool.rows
+        n = len(rows)
+        raw, z = pool.raw, pool.features
+        f = np.zeros((n, len(RANK_FEATURES)), dtype=np.float32)
+        f[:, :len(FEATURES)] = z
+        col = RANK_INDEX
+        for name in ("d_sent", "d_pass", "d_nb"):
+            f[:, col[name + "_raw"]] = raw[:, FEATURES.index(name)]
+        for name in ("d_sent", "d_pass", "c_sent", "c_ctx"):
+            v = raw[:, FEATURES.index(name)]
+            f[:, col["gap_" + name]] = v - v.max()
+        for name in ("b_sent", "b_ctx"):
+            v = z[:, FEATURES.index(name)]
+            f[:, col["gap_" + name]] = v - v.max()
+        position = rows - self.article_first_row[pool.articles]
+        f[:, col["pos_log"]] = np.log1p(position)
+        f[:, col["first"]] = position == 0
+        f[:, col["len_log"]] = np.log1p(self.sentence_words[rows])
+        f[:, col["names_sent"]] = self._names("sentence", pool.terms, rows)
+        f[:, col["names_ctx"]] = self._names("context", pool.terms, rows)
+        if self.types is None:
+            return f
+        kind = answer_types.question_type(question)
+        prev_rows = np.where(self.has_prev[rows], rows - 1, -1)
+        next_rows = np.where(self.has_next[rows], rows + 1, -1)
+        if answer_types.ANSWERED_BY[kind]:
+            near = np.unique(np.concatenate([rows, prev_rows[prev_rows >= 0],
+                                             next_rows[next_rows >= 0]]))
+            match = self.types.matches(near, kind, question)
+            lookup = dict(zip(near.tolist(), match.tolist(), strict=True))
+            t_sent = match[np.searchsorted(near, rows)]
+            t_prev = np.array([lookup.get(r, 0.0) for r in prev_rows.tolist()], dtype=np.float32)
+            t_next = np.array([lookup.get(r, 0.0) for r in next_rows.tolist()], dtype=np.float32)
+            f[:, col["t_sent"]] = t_sent
+            f[:, col["t_nb"]] = np.maximum(t_prev, t_next)
+            f[:, col["t_sent:" + answer_types.QUESTION_TYPES[kind]]] = t_sent
+        elif kind == answer_types.OTHER:
+            for name, bit in OTHER_EXPRESSIONS.items():
+                f[:, col[name]] = self.types.has(rows, bit, question)
+        return f
+
+    def _names(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
+        """Per row: share of the question's capitalised words it contains (1: none asked)."""
+        if terms.name_count == 0:
+            return np.ones(len(rows), dtype=np.float32)
+        if len(terms.name_ids) == 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        found = self.lexicon.presence[level][rows][:, terms.name_ids].sum(axis=1)
+        return np.asarray(found, dtype=np.float32).ravel() / terms.name_count
+
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
-             weights: np.ndarray = WEIGHTS) -> Ranking:
+             model: Model | None = None) -> Ranking:
+        """Candidates best first, with the confidence that the best one answers."""
+        return self.rank_with_evidence(question, q, allowed, model)[0]
+
+    def rank_with_evidence(self, question: str, q: np.ndarray,
+                           allowed: np.ndarray | None = None,
+                           model: Model | None = None) -> tuple[Ranking, np.ndarray | None]:
+        """`rank`, plus the abstention evidence the confidence came from (None: no
+        candidate)."""
         nothing = Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
         if self.n == 0 or (allowed is not None and not allowed.any()):
-            return nothing  # no article may be quoted: no statistics to compute either
+            return nothing, None  # no article may be quoted: no statistics to compute either
         pool, _ = self.candidates(question, q, allowed)
         if len(pool.rows) == 0:
-            return nothing
-        fused = pool.features @ weights
+            return nothing, None
+        model = model or load_model()
+        fused = self.features(question, pool) @ model.weights
         order = np.argsort(-fused, kind="stable")
-        confidence = confidence_of(abstain_features(pool, fused, order, self.lexicon))
-        return Ranking(pool.rows[order], fused[order], confidence)
+        x = self.abstain_features(question, pool, order)
+        return Ranking(pool.rows[order], fused[order], model.confidence(x)), x
+
+    def abstain_features(self, question: str, pool: Candidates, order: np.ndarray) -> np.ndarray:
+        """ABSTAIN_FEATURES of the top candidate.
+
+        Besides the raw evidence of the top sentence: whether the best candidate by each
+        single signal comes from the same article (answerable questions make the signals
+        agree), how many of the question's names its article and context contain, and
+        whether it, its neighbours and its article hold an expression of the kind the
+        question asks for (1 for questions that ask for no particular kind).
+        """
+        top = order[0]
+        raw = pool.raw[top]
+        article = int(pool.articles[top])
+        row = int(pool.rows[top])
+        agree = [float(pool.articles[np.argmax(pool.raw[:, FEATURES.index(name)])] == article)
+                 for name in ("d_sent", "b_sent", "d_pass", "b_ctx")]
+        kind = answer_types.question_type(question)
+        typed = bool(answer_types.ANSWERED_BY[kind]) and self.types is not None
+        t_top = t_article = 1.0
+        if typed:
+            assert self.types is not None
+            first = int(self.article_first_row[article])
+            span = np.arange(first, first + min(int(self.article_rows[article]),
+                                                ARTICLE_ROWS_CAP))
+            in_article = self.types.matches(span, kind, question)
+            near = (span >= row - 1) & (span <= row + 1)
+            t_top = float(in_article[near].max())
+            t_article = float(in_article.max())
+        return np.array([
+            raw[FEATURES.index("d_sent")],
+            raw[FEATURES.index("d_pass")],
+            raw[FEATURES.index("d_nb")],
+            raw[FEATURES.index("d_docmax")],
+            raw[FEATURES.index("c_sent")],
+            raw[FEATURES.index("c_ctx")],
+            pool.coverage_article[top],
+            *agree,
+            float(np.mean(pool.articles[order[:5]] == article)),
+            self.lexicon.name_coverage("article", pool.terms, article),
+            self.lexicon.name_coverage("context", pool.terms, row),
+            float(typed),
+            t_top,
+            t_article,
+        ], dtype=np.float32)
 
 
-def confidence_of(x: np.ndarray) -> float:
-    """The abstention model: how likely the top candidate answers the question."""
-    return sigmoid(float(((x - ABSTAIN_MEAN) / ABSTAIN_SCALE) @ ABSTAIN_COEF) + ABSTAIN_BIAS)
+# --- the fitted model -----------------------------------------------------------------------
+
+MODEL_FILE = Path(__file__).with_name("ranker_model.json")
 
 
-def abstain_features(pool: Candidates, fused: np.ndarray, order: np.ndarray,
-                     lexicon: Lexicon) -> np.ndarray:
-    """ABSTAIN_FEATURES of the top candidate.
+@dataclass(frozen=True)
+class Model:
+    """Ranking weights over RANK_FEATURES and the abstention model (ranker_model.json)."""
 
-    Besides the raw evidence of the top sentence: whether the best candidate by each single
-    signal comes from the same article (answerable questions make the signals agree), and
-    how many of the question's names its article and context contain.
-    """
-    top = order[0]
-    raw = pool.raw[top]
-    article = pool.articles[top]
-    agree = [float(pool.articles[np.argmax(pool.raw[:, FEATURES.index(name)])] == article)
-             for name in ("d_sent", "b_sent", "d_pass", "b_ctx")]
-    return np.array([
-        raw[FEATURES.index("d_sent")],
-        raw[FEATURES.index("d_pass")],
-        raw[FEATURES.index("d_nb")],
-        raw[FEATURES.index("d_docmax")],
-        raw[FEATURES.index("c_sent")],
-        raw[FEATURES.index("c_ctx")],
-        pool.coverage_article[top],
-        *agree,
-        float(np.mean(pool.articles[order[:5]] == article)),
-        lexicon.name_coverage("article", pool.terms, int(article)),
-        lexicon.name_coverage("context", pool.terms, int(pool.rows[top])),
-    ], dtype=np.float32)
+    weights: np.ndarray
+    abstain_mean: np.ndarray
+    abstain_scale: np.ndarray
+    abstain_coef: np.ndarray
+    abstain_bias: float
+
+    def confidence(self, x: np.ndarray) -> float:
+        """How likely the top candidate answers the question (0..1)."""
+        z = float(((x - self.abstain_mean) / self.abstain_scale) @ self.abstain_coef)
+        return sigmoid(z + self.abstain_bias)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        if (tuple(data["rank_features"]) != RANK_FEATURES
+                or tuple(data["abstain_features"]) != ABSTAIN_FEATURES):
+            raise ValueError("the ranker model does not match the features of this code; "
+                             "refit it with `python benchmarks/fit_weights.py`")
+        arr = {k: np.asarray(data[k], dtype=np.float32)
+               for k in ("weights", "abstain_mean", "abstain_scale", "abstain_coef")}
+        return cls(arr["weights"], arr["abstain_mean"], arr["abstain_scale"],
+                   arr["abstain_coef"], float(data["abstain_bias"]))
+
+
+@lru_cache(maxsize=1)
+def load_model() -> Model:
+    """The packaged model (read once; no network)."""
+    return Model.from_json(json.loads(MODEL_FILE.read_text(encoding="utf-8")))
