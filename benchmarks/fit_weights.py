@@ -80,12 +80,16 @@ def index_key(index: Index) -> str:
     return digest[:16]
 
 
-def code_key() -> str:
+def _code_key() -> str:
+    """The feature code as it was when this run started (extracted features depend on it)."""
     root = Path(__file__).resolve().parent.parent / "index"
     h = hashlib.sha256()
     for name in ("answer_types.py", "retrieve.py", "lexical.py"):
         h.update((root / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+CODE_KEY = _code_key()
 
 
 def question_vectors(index: Index, questions: list[dict[str, Any]], cache: Path) -> np.ndarray:
@@ -109,7 +113,7 @@ def hits_of(index: Index, q: dict[str, Any], rows: np.ndarray) -> np.ndarray:
 def extract(index: Index, questions: list[dict[str, Any]], vecs: np.ndarray,
             cache: Path, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per question: (features of the kept candidates, hit mask), whole corpus."""
-    path = cache / f"feat-{name}-{index_key(index)}-{code_key()}.npz"
+    path = cache / f"feat-{name}-{index_key(index)}-{CODE_KEY}.npz"
     if path.exists():
         data = np.load(path)
         bounds = data["bounds"]
@@ -182,6 +186,45 @@ def rank_metrics(data: list[tuple[np.ndarray, np.ndarray]], w: np.ndarray) -> tu
     return float(np.mean(rr)), float(np.mean(p1)), float(np.mean(r5))
 
 
+def compare_lightgbm(data: list[tuple[np.ndarray, np.ndarray]], qweights: np.ndarray,
+                     weights: np.ndarray,
+                     report: dict[str, list[tuple[np.ndarray, np.ndarray]]]) -> None:
+    """The linear model against LightGBM lambdarank (a comparison only; needs lightgbm)."""
+    import lightgbm
+
+    x = np.concatenate([x for x, _ in data])
+    y = np.concatenate([y for _, y in data]).astype(int)
+    groups = [len(y) for _, y in data]
+    for leaves, trees in ((15, 200), (31, 400)):
+        model = lightgbm.LGBMRanker(objective="lambdarank", n_estimators=trees,
+                                    num_leaves=leaves, learning_rate=0.05, min_child_samples=50,
+                                    subsample=1.0, colsample_bytree=0.8, random_state=0,
+                                    deterministic=True, n_jobs=1, verbose=-1,
+                                    lambdarank_truncation_level=20)
+        started = time.perf_counter()
+        model.fit(x, y, group=groups)
+        print(f"  lightgbm {leaves} leaves x {trees} trees: fitted in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        for name, part in report.items():
+            rr, p1, r5 = [], [], []
+            for xs, ys in part:
+                if not ys.any():
+                    rr.append(0.0), p1.append(False), r5.append(False)
+                    continue
+                sc = model.predict(xs, num_threads=1)
+                r = int((sc > sc[ys].max()).sum()) + 1
+                rr.append(1 / r), p1.append(r == 1), r5.append(r <= 5)
+            print(f"    {name}: lightgbm MRR {np.mean(rr):.3f} P@1 {np.mean(p1):.3f} "
+                  f"R@5 {np.mean(r5):.3f}; linear " + "MRR {:.3f} P@1 {:.3f} R@5 {:.3f}".format(
+                      *rank_metrics(part, weights)), flush=True)
+        xs = report[next(iter(report))][0][0]
+        started = time.perf_counter()
+        for _ in range(50):
+            model.predict(np.repeat(xs, 4, axis=0), num_threads=1)
+        ms = (time.perf_counter() - started) / 50 * 1e3
+        print(f"    predict {4 * len(xs)} rows: {ms:.2f} ms", flush=True)
+
+
 # --- abstention -----------------------------------------------------------------------------
 
 def asked(index: Index, questions: list[dict[str, Any]], vecs: np.ndarray,
@@ -236,6 +279,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/citebot-fit"))
     parser.add_argument("--write", action="store_true", help="save index/ranker_model.json")
+    parser.add_argument("--compare", action="store_true",
+                        help="also fit a LightGBM lambdarank model on the same features and "
+                             "print both on the kept candidates of the report questions")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     from threadpoolctl import threadpool_limits
@@ -271,6 +317,14 @@ def main() -> None:
     for name, part in (("wiki train", data_wiki), ("nyt 800-1499", data_nyt)):
         print("  {}: MRR {:.3f} P@1 {:.3f} R@5 {:.3f} (kept candidates)".format(
             name, *rank_metrics(part, weights)), flush=True)
+
+    if args.compare:
+        rep_data = {
+            "nyt 0-799": extract(nyt, [nyt_q[i] for i in NYT_REPORT],
+                                 nyt_vecs[list(NYT_REPORT)], args.cache, "nyt-report"),
+            "wiki held out": extract(wiki, wiki_held, wv(wiki_held), args.cache, "wiki-held"),
+        }
+        compare_lightgbm(data, qweights, weights, rep_data)
 
     # abstention: the real ranker with the new weights
     placeholder = retrieve.Model(weights, np.zeros(len(retrieve.ABSTAIN_FEATURES), np.float32),

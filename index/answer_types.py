@@ -68,7 +68,7 @@ _PERSON_NOUNS = (r"person|people|man|men|woman|women|players?|actors?|actress|si
                  r"|journalist|photographer|athlete|manager|minister|general|doctor")
 _DATE_NOUNS = (r"year|years|date|day|days|month|months|time|decade|century|period|era|season"
                r"|age|week|hour|morning|night|evening|afternoon|weekday")
-_WH = (rf"(?:what|which)(?:\s+\w+)?\s+(?:{{}})\b")
+_WH = r"(?:what|which)(?:\s+\w+)?\s+(?:{})\b"
 
 
 def _c(pattern: str) -> re.Pattern[str]:
@@ -118,49 +118,52 @@ def question_type(question: str) -> int:
 
 # --- sentence expressions -------------------------------------------------------------------
 
-_NUMBER_WORDS = frozenset(
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
-    "hundred hundreds thousand thousands million millions billion billions trillion trillions "
-    "dozen dozens half twice double triple first second third fourth fifth sixth seventh "
-    "eighth ninth tenth single couple several".split())
-_SCALE = frozenset("million millions billion billions trillion thousand hundred bn m k".split())
-_CURRENCY_SIGNS = frozenset("$ £ € ¥".split())
-_CURRENCY_WORDS = frozenset("dollar dollars euro euros pound pounds yen yuan rupees rupee francs "
-                            "pesos rubles roubles cents bucks".split())
-_PERCENT_WORDS = frozenset("percent percentage %".split())
-_MONTHS = frozenset("january february march april may june july august september october "
-                    "november december jan. feb. aug. sept. sep. oct. nov. dec.".split())
-_DATE_WORDS = frozenset("monday tuesday wednesday thursday friday saturday sunday yesterday "
-                        "today tomorrow tonight noon midnight ago a.m. p.m. century centuries "
-                        "decade decades spring summer fall autumn winter weekend".split())
-_TIME_UNITS = frozenset("second seconds minute minutes hour hours day days week weeks month "
-                        "months year years decade decades century centuries".split())
-_DURATION_LEAD = frozenset("a an several few many".split()) | _NUMBER_WORDS
-_REASON_WORDS = frozenset("because due owing result order reason reasons since thanks caused "
-                          "blamed attributed aimed intended meant why so prompted led".split())
-_QUOTE_WORDS = frozenset("said says say told according added asked explained wrote argued "
-                         "noted recalled".split())
-_QUOTE_MARKS = frozenset('" “ ”'.split())
-_HONORIFICS = frozenset("mr mr. mrs mrs. ms ms. dr dr. gov gov. sen sen. rep rep. gen gen. "
-                        "col. lt. sgt. capt. prof. rev. president senator governor mayor judge "
-                        "justice pope king queen prince princess minister chancellor secretary "
-                        "coach officer detective sir dame lord lady".split())
-_ORG_WORDS = frozenset(
-    "inc inc. corp corp. co. ltd ltd. llc company corporation university college institute "
-    "association party department ministry council committee commission bank group agency "
-    "foundation federation league club union society times post journal news network airline "
-    "airlines motors records studio studios church school hospital court congress parliament "
-    "senate army navy police board fund center centre museum orchestra team service services "
-    "systems technologies entertainment industries holdings partners administration".split())
-_ORG_NOUNS_LOWER = frozenset("company firm agency group organization organisation "
-                             "government".split())
-_PLACE_PREPS = frozenset("in at from near across outside inside into throughout toward towards "
-                         "to".split())
-_PLACE_WORDS = frozenset(
-    "city county street avenue road river island islands mountain mountains lake valley bay "
-    "beach park square bridge station airport stadium province state region coast sea ocean "
-    "peninsula heights village borough hall arena".split())
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_NUMBER_WORDS = _set("one two three four five six seven eight nine ten eleven twelve thirteen "
+                     "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty "
+                     "forty fifty sixty seventy eighty ninety hundred hundreds thousand "
+                     "thousands million millions billion billions trillion trillions dozen "
+                     "dozens half twice double triple first second third fourth fifth sixth "
+                     "seventh eighth ninth tenth single couple several")
+_SCALE = _set("million millions billion billions trillion thousand hundred bn m k")
+_CURRENCY_SIGNS = _set("$ £ € ¥")
+_CURRENCY_WORDS = _set("dollar dollars euro euros pound pounds yen yuan rupees rupee francs "
+                       "pesos rubles roubles cents bucks")
+_PERCENT_WORDS = _set("percent percentage %")
+_MONTHS = _set("january february march april may june july august september october november "
+               "december jan. feb. aug. sept. sep. oct. nov. dec.")
+_DATE_WORDS = _set("monday tuesday wednesday thursday friday saturday sunday yesterday today "
+                   "tomorrow tonight noon midnight ago a.m. p.m. century centuries decade "
+                   "decades spring summer fall autumn winter weekend")
+_TIME_UNITS = _set("second seconds minute minutes hour hours day days week weeks month months "
+                   "year years decade decades century centuries")
+_DURATION_LEAD = _set("a an several few many") | _NUMBER_WORDS
+_REASON_WORDS = _set("because due owing result order reason reasons since thanks caused "
+                     "blamed attributed aimed intended meant why so prompted led")
+_QUOTE_WORDS = _set("said says say told according added asked explained wrote argued noted "
+                    "recalled")
+_QUOTE_MARKS = frozenset({'"', "“", "”"})
+_HONORIFICS = _set("mr mr. mrs mrs. ms ms. dr dr. gov gov. sen sen. rep rep. gen gen. col. "
+                   "lt. sgt. capt. prof. rev. president senator governor mayor judge justice "
+                   "pope king queen prince princess minister chancellor secretary coach "
+                   "officer detective sir dame lord lady")
+_ORG_WORDS = _set("inc inc. corp corp. co. ltd ltd. llc company corporation university "
+                  "college institute association party department ministry council committee "
+                  "commission bank group agency foundation federation league club union "
+                  "society times post journal news network airline airlines motors records "
+                  "studio studios church school hospital court congress parliament senate "
+                  "army navy police board fund center centre museum orchestra team service "
+                  "services systems technologies entertainment industries holdings partners "
+                  "administration")
+_ORG_NOUNS_LOWER = _set("company firm agency group organization organisation government")
+_PLACE_PREPS = _set("in at from near across outside inside into throughout toward towards to")
+_PLACE_WORDS = _set("city county street avenue road river island islands mountain mountains "
+                    "lake valley bay beach park square bridge station airport stadium "
+                    "province state region coast sea ocean peninsula heights village borough "
+                    "hall arena")
 _TOKEN = re.compile(r"[$£€¥%\"“”]|\d[\d,.:]*%?|[A-Za-z][A-Za-z'’.-]*")
 
 
