@@ -99,21 +99,25 @@ _YESNO = _c(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has
             r"|may|might|must)\b")
 
 
+_FIRST_WH = _c(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
+
+
 @lru_cache(maxsize=4096)
 def question_type(question: str) -> int:
     """The kind of answer `question` asks for (an index into QUESTION_TYPES).
 
-    The wh-phrase that comes first in the question decides ("In what city was ..."
-    asks for a place); a question without one that opens with an auxiliary verb is yes/no.
+    The question's first wh-word decides ("In what city was ..." asks for a place; "What
+    happens when ..." asks for no particular kind); a question without one that opens
+    with an auxiliary verb is yes/no.
     """
-    best, at = OTHER, len(question) + 1
+    first = _FIRST_WH.search(question)
+    if first is None:
+        return YESNO if _YESNO.search(question) else OTHER
     for pattern, kind in _Q_RULES:
-        m = pattern.search(question)
-        if m is not None and m.start() < at:
-            best, at = kind, m.start()
-    if best == OTHER and _YESNO.search(question):
-        return YESNO
-    return best
+        m = pattern.search(question, first.start())
+        if m is not None and m.start() == first.start():
+            return kind
+    return OTHER
 
 
 # --- sentence expressions -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from index import lexical, segment, store, versions
-from index.embed import load_encoder, model_label
+from index.embed import load_encoder, settings_label
 from index.errors import (
     ArticleRejected,
     BuildInProgress,
@@ -35,7 +35,9 @@ from index.types import SHARED, BuildProgress, BuildReport, ProgressCallback, So
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the on-disk layout changes; older versions are then not reused
+#: bump when the on-disk layout or the meaning of a stored vector changes; older versions are
+#: then neither reused nor opened (2: passages are sentences read in one pass over windows)
+FORMAT = 2
 #: bump when sentence splitting or word handling changes: unchanged corpora are then rebuilt
 #: (embeddings of unchanged sentences are still reused)
 TEXT_FORMAT = 2
@@ -43,11 +45,6 @@ SHARED_DIR = "_shared"
 #: from this many sentences `faiss_index = "auto"` builds HNSW: two exact scans of 100k
 #: vectors took half of a 47 ms answer (benchmarks/results/REPORT.md)
 HNSW_FROM = 50_000
-
-
-def passage_text(title: str, previous: str, sentence: str) -> str:
-    """What the passage view embeds: the sentence in its immediate context."""
-    return " ".join(part for part in (f"{title}.", previous, sentence) if part)
 
 
 def context_text(title: str, previous: str, sentence: str, following: str) -> str:
@@ -102,7 +99,7 @@ def _load_previous(settings: IndexSettings) -> _Previous:
         version = versions.current_version(settings.data_dir)
         manifest = store.read_manifest(version)
         if (manifest.get("format") != FORMAT
-                or manifest.get("model") != model_label(settings.model)):
+                or manifest.get("model") != settings_label(settings)):
             return empty
         # damaged vectors or sentences must not be carried into the new version
         store.verify(version, manifest, ("meta.sqlite", "sentences.npy", "passages.npy"))
@@ -197,7 +194,7 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
             counts = _write_version(settings, work, articles, previous, report)
             store.write_manifest(work, {
                 "format": FORMAT, "text_format": TEXT_FORMAT, "version": name,
-                "model": model_label(settings.model),
+                "model": counts[2],
                 "articles": len(articles), "sentences": counts[0],
                 "faiss": faiss_kind(settings.faiss_index, counts[0]),
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -217,15 +214,15 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
 
 
 def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
-                   previous: _Previous, report: ProgressCallback) -> tuple[int, int]:
-    """Write everything but the manifest into `work`; returns (sentences, embedded articles)."""
+                   previous: _Previous, report: ProgressCallback) -> tuple[int, int, str]:
+    """Write everything but the manifest into `work`; returns (sentences, embedded articles,
+    the label of the model that made the vectors)."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     db = store.create(work / "meta.sqlite")
     rows: list[store.SentenceRow] = []
     titles: list[str] = []
     reuse: list[tuple[int, int, int]] = []  # (new first row, old first row, count)
-    to_embed: list[int] = []  # new rows that need embeddings
-    embedded_articles = 0
+    to_embed: list[tuple[int, int, str]] = []  # (first row, count, title) of new articles
     for article_id, article in enumerate(articles):
         first = len(rows)
         old = previous.by_hash.get(article.content_hash)
@@ -241,8 +238,7 @@ def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
         if old is not None and [r.text for r in old[1]] == [r.text for r in new_rows]:
             reuse.append((first, old[0].first_row, len(new_rows)))
         else:
-            to_embed.extend(range(first, first + len(new_rows)))
-            embedded_articles += 1
+            to_embed.append((first, len(new_rows), article.title))
         rows.extend(new_rows)
         titles.extend([article.title] * len(new_rows))
         store.insert_article(db, store.ArticleRow(
@@ -254,8 +250,9 @@ def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
 
     texts = [r.text for r in rows]
     n = len(rows)
-    encoder = load_encoder(settings.model, settings.threads, settings.batch_size) if to_embed \
-        else None
+    encoder = load_encoder(settings) if to_embed else None
+    label = encoder.label if encoder else str(previous.manifest.get("model",
+                                                                settings_label(settings)))
     dim = encoder.dim if encoder else (previous.sentences.shape[1]
                                        if previous.sentences is not None else 384)
     sent_vecs = np.zeros((n, dim), dtype=np.float32)
@@ -265,18 +262,28 @@ def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
         sent_vecs[new_first:new_first + count] = previous.sentences[old_first:old_first + count]
         pass_vecs[new_first:new_first + count] = previous.passages[old_first:old_first + count]
 
-    def previous_text(i: int) -> str:
-        return texts[i - 1] if i > 0 and rows[i - 1].article == rows[i].article else ""
-
     if encoder is not None:
-        step = max(1, settings.batch_size * 8)
-        report(BuildProgress("embedding", 0, len(to_embed)))
-        for start in range(0, len(to_embed), step):
-            chunk = to_embed[start:start + step]
-            sent_vecs[chunk] = encoder.encode([texts[i] for i in chunk])
-            pass_vecs[chunk] = encoder.encode(
-                [passage_text(titles[i], previous_text(i), texts[i]) for i in chunk])
-            report(BuildProgress("embedding", min(start + step, len(to_embed)), len(to_embed)))
+        total = sum(count for _, count, _ in to_embed)
+        done = 0
+        report(BuildProgress("embedding", 0, total))
+        step = max(1, settings.batch_size * 8)  # sentences per progress step
+        group: list[tuple[int, int, str]] = []
+        for item in [*to_embed, None]:
+            if item is not None:
+                group.append(item)
+                if sum(count for _, count, _ in group) < step:
+                    continue
+            if not group:
+                break
+            chosen = [i for first, count, _ in group for i in range(first, first + count)]
+            sent_vecs[chosen] = encoder.encode([texts[i] for i in chosen])
+            in_context = encoder.encode_in_context(
+                [(title, texts[first:first + count]) for first, count, title in group])
+            for (first, count, _), vectors in zip(group, in_context, strict=True):
+                pass_vecs[first:first + count] = vectors
+            done += len(chosen)
+            report(BuildProgress("embedding", done, total))
+            group = []
 
     report(BuildProgress("writing", 0, 1))
     np.save(work / "sentences.npy", sent_vecs)
@@ -298,7 +305,7 @@ def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
     article_tokens = [title_tokens[a.title] + lexical.tokenize(a.text) for a in articles]
     lexical.Lexicon.build(sentence_tokens, context_tokens, article_tokens).save(work / "lexicon")
     report(BuildProgress("writing", 1, 1))
-    return n, embedded_articles
+    return n, len(to_embed), label
 
 
 # --- adding single articles ---------------------------------------------------------------

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +121,27 @@ def build_command(ctx: click.Context, paths: tuple[Path, ...], collection: str) 
     sources = [Source(p, collection) for p in paths] if paths else None
     with user_errors():
         print_report(run_build(settings, sources))
+
+
+@cli.command("export-model")
+@click.pass_context
+def export_model(ctx: click.Context) -> None:
+    """Export the embedding model to ONNX (and int8) for the ONNX Runtime encoder.
+
+    Done by the first build anyway; run it ahead (e.g. while deploying) so that no later
+    command needs torch. The export goes to the `model_cache` folder.
+    """
+    from index.embed import export_onnx, model_cache_dir, model_key, resolve_model_path
+
+    settings = _settings(ctx)
+    with user_errors():
+        if settings.encoder != "onnx":
+            raise click.ClickException("the encoder setting is 'torch': nothing to export")
+        path = resolve_model_path(settings.model)
+        folder = export_onnx(path, model_cache_dir(settings) / model_key(path),
+                             settings.quantize)
+    for file in sorted(folder.iterdir()):
+        click.echo(f"{file}  {file.stat().st_size / 1e6:.1f} MB")
 
 
 # --- ask ------------------------------------------------------------------------------------
@@ -248,7 +268,7 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
     figures: dict[str, Any] = {}
     with user_errors():
         if seed and (folder / evaluate.SEED).is_file():
-            idx = evaluate.seed_index(replace(settings, data_dir=settings.data_dir / "eval-seed"))
+            idx = evaluate.seed_index(evaluate.scratch_settings(settings, "eval-seed"))
             seeds = evaluate.seed_results(idx, folder)
             answerable = [r for r in seeds if r.answerable]
             refused = [r for r in seeds if not r.answerable]
@@ -262,7 +282,7 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
         elif seed:
             click.echo(f"seed: {folder / evaluate.SEED} not found, skipped", err=True)
         if nyt and (folder / evaluate.NYT_DOCS).is_file():
-            nyt_settings = replace(settings, data_dir=settings.data_dir / "eval-nyt")
+            nyt_settings = evaluate.scratch_settings(settings, "eval-nyt")
             idx = evaluate.nyt_index(nyt_settings, folder, progress=ProgressBar(
                 sys.stderr.isatty()))
             questions = evaluate.nyt_questions(folder)[offset:]

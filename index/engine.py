@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from index import segment, store, versions
-from index.builder import hnsw_ef_search
+from index.builder import FORMAT, hnsw_ef_search
 from index.embed import Encoder, load_encoder
 from index.errors import IndexDamaged, IndexNotFound
 from index.lexical import Lexicon
@@ -131,11 +131,15 @@ class Index:
         except (OSError, ValueError, KeyError) as exc:
             raise IndexDamaged(f"{version_dir / 'lexicon'} is damaged or missing ({exc}); "
                                "run `citebot-index build`") from None
-        if manifest.get("model") != _label(settings):
+        if manifest.get("format") != FORMAT:
+            raise IndexDamaged(f"{version_dir} was built by another version of citebot "
+                               f"(index format {manifest.get('format')}, this one reads "
+                               f"{FORMAT}); run `citebot-index build` to rebuild it")
+        encoder = load_encoder(settings)
+        if manifest.get("model") != encoder.label:
             raise IndexDamaged(
                 f"{version_dir} was built with the model {manifest.get('model')!r}, but the "
-                f"setting asks for {_label(settings)!r}; run `citebot-index build`")
-        encoder = load_encoder(settings.model, settings.threads, settings.batch_size)
+                f"settings ask for {encoder.label!r}; run `citebot-index build`")
         row_article = np.array([r.article for r in rows], dtype=np.int64)
         first = np.array([a.first_row for a in articles], dtype=np.int64)
         counts = np.array([a.n_sentences for a in articles], dtype=np.int64)
@@ -242,9 +246,3 @@ class Index:
 
 #: runners-up within this fused-score distance of the best sentence are cited too
 CITE_MARGIN = 0.3
-
-
-def _label(settings: IndexSettings) -> str:
-    from index.embed import model_label
-
-    return model_label(settings.model)

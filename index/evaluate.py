@@ -33,6 +33,16 @@ NYT_QUESTIONS = "nyt_dev_questions.jsonl.gz"
 SEED = "seed_dev.jsonl"
 
 
+def scratch_settings(settings: IndexSettings, name: str) -> IndexSettings:
+    """Settings for an evaluation index in `<data_dir>/<name>`, sharing the model export."""
+    from dataclasses import replace
+
+    from index.embed import model_cache_dir
+
+    return replace(settings, data_dir=settings.data_dir / name,
+                   model_cache=str(model_cache_dir(settings)))
+
+
 def eval_dir() -> Path:
     default = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
     return Path(os.environ.get("CITEBOT_EVAL_DIR", str(default)))

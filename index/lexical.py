@@ -1,7 +1,11 @@
-"""Word-level evidence: stemmed tokens, BM25 (bm25s) and IDF-weighted word coverage.
+"""Word-level evidence: stemmed tokens, BM25 (scored by bm25s at build time) and IDF-weighted
+word coverage.
 
 Three granularities are indexed: the sentence alone, the sentence in its context
-(title + previous + sentence + next), and the whole article.
+(title + previous + sentence + next), and the whole article. Each level is stored as
+postings: for every word, the items that hold it (sorted) and each one's BM25 score, as
+plain arrays (memory-mapped). A question costs the length of its words' postings, not the
+size of the corpus, and answering needs neither scipy nor bm25s (only building does).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 WORD = re.compile(r"\w+", re.UNICODE)
 LEVELS = ("sentence", "context", "article")
@@ -45,18 +48,6 @@ def tokenize(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
-def _presence(token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> sp.csr_matrix:
-    indptr = [0]
-    indices: list[int] = []
-    for tokens in token_lists:
-        ids = sorted({vocab[t] for t in tokens if t in vocab})
-        indices.extend(ids)
-        indptr.append(len(indices))
-    data = np.ones(len(indices), dtype=np.float32)
-    return sp.csr_matrix((data, np.array(indices, dtype=np.int32), np.array(indptr)),
-                         shape=(len(token_lists), len(vocab)))
-
-
 def _import_bm25s() -> Any:
     import logging
 
@@ -66,13 +57,61 @@ def _import_bm25s() -> Any:
     return bm25s
 
 
-def _bm25(token_lists: Sequence[Sequence[str]]) -> Any:
-    bm25s = _import_bm25s()
+@dataclass(frozen=True)
+class Postings:
+    """One level: word w is held by items `items[starts[w]:starts[w + 1]]` (sorted), whose
+    BM25 scores for w are `bm25` at the same positions."""
 
-    retriever = bm25s.BM25()
-    # an empty token list breaks bm25s; a placeholder that no query produces keeps rows aligned
-    retriever.index([list(t) or ["\0"] for t in token_lists], show_progress=False)
-    return retriever
+    starts: np.ndarray
+    items: np.ndarray
+    bm25: np.ndarray
+    size: int
+    """How many items (sentence rows, or articles) the level has."""
+
+    def of(self, word: int) -> slice:
+        return slice(int(self.starts[word]), int(self.starts[word + 1]))
+
+    @classmethod
+    def build(cls, token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> Postings:
+        """bm25s scores every (item, word) pair; its columns are re-keyed to `vocab`."""
+        retriever = _import_bm25s().BM25()
+        # an empty token list breaks bm25s; a placeholder no query produces keeps rows aligned
+        retriever.index([list(t) or ["\0"] for t in token_lists], show_progress=False)
+        scores = retriever.scores
+        columns = len(scores["indptr"]) - 1
+        ours = np.full(columns, -1, dtype=np.int64)
+        for token, column in retriever.vocab_dict.items():
+            if column < columns and token in vocab:
+                ours[column] = vocab[token]
+        lengths = np.diff(scores["indptr"])
+        counts = np.zeros(len(vocab) + 1, dtype=np.int64)
+        counts[ours[ours >= 0] + 1] = lengths[ours >= 0]
+        starts = np.cumsum(counts)
+        items = np.empty(int(starts[-1]), dtype=np.int32)
+        bm25 = np.empty(int(starts[-1]), dtype=np.float32)
+        for column in np.flatnonzero(ours >= 0):
+            source = slice(int(scores["indptr"][column]), int(scores["indptr"][column + 1]))
+            order = np.argsort(scores["indices"][source], kind="stable")
+            target = slice(int(starts[ours[column]]), int(starts[ours[column] + 1]))
+            items[target] = scores["indices"][source][order]
+            bm25[target] = scores["data"][source][order]
+        return cls(starts, items, bm25, len(token_lists))
+
+    def save(self, folder: Path, level: str) -> None:
+        np.save(folder / f"{level}-starts.npy", self.starts)
+        np.save(folder / f"{level}-items.npy", self.items)
+        np.save(folder / f"{level}-bm25.npy", self.bm25)
+
+    @classmethod
+    def load(cls, folder: Path, level: str, size: int) -> Postings:
+        def array(part: str) -> np.ndarray:
+            return np.load(folder / f"{level}-{part}.npy", mmap_mode="r")
+
+        postings = cls(array("starts"), array("items"), array("bm25"), size)
+        if len(postings.items) != len(postings.bm25) or (
+                len(postings.starts) and int(postings.starts[-1]) != len(postings.items)):
+            raise ValueError(f"the {level} postings do not match each other")
+        return postings
 
 
 @dataclass
@@ -99,11 +138,10 @@ class Lexicon:
     """BM25 and coverage at the three levels, for one index version."""
 
     def __init__(self, vocab: dict[str, int], idf: np.ndarray,
-                 presence: dict[str, sp.csr_matrix], bm25: dict[str, object]) -> None:
+                 postings: dict[str, Postings]) -> None:
         self.vocab = vocab
         self.idf = idf
-        self.presence = presence
-        self.bm25 = bm25
+        self.postings = postings
         self.max_idf = float(idf.max()) if len(idf) else 1.0
 
     @classmethod
@@ -116,31 +154,31 @@ class Lexicon:
                 if t not in vocab:
                     vocab[t] = len(vocab)
         levels = dict(zip(LEVELS, (sentence_tokens, context_tokens, article_tokens), strict=True))
-        presence = {name: _presence(tokens, vocab) for name, tokens in levels.items()}
-        n = max(1, presence["sentence"].shape[0])
-        df = np.asarray(presence["sentence"].sum(axis=0)).ravel()
+        postings = {name: Postings.build(tokens, vocab) for name, tokens in levels.items()}
+        n = max(1, len(sentence_tokens))
+        df = np.diff(postings["sentence"].starts)  # sentences holding each word
         idf = np.log((n + 1) / (df + 0.5)).astype(np.float32)
-        bm25 = {name: _bm25(tokens) for name, tokens in levels.items()}
-        return cls(vocab, idf, presence, bm25)
+        return cls(vocab, idf, postings)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "vocab.json").write_text(json.dumps(self.vocab), encoding="utf-8")
+        sizes = {name: p.size for name, p in self.postings.items()}
+        (folder / "vocab.json").write_text(json.dumps({"words": self.vocab, "sizes": sizes}),
+                                           encoding="utf-8")
         np.save(folder / "idf.npy", self.idf)
-        for name in LEVELS:
-            sp.save_npz(folder / f"presence-{name}.npz", self.presence[name])
-            self.bm25[name].save(str(folder / f"bm25-{name}"))  # type: ignore[attr-defined]
+        for name, postings in self.postings.items():
+            postings.save(folder, name)
 
     @classmethod
     def load(cls, folder: Path) -> Lexicon:
-        bm25s = _import_bm25s()
-
-        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        vocab, sizes = meta["words"], meta["sizes"]
         idf = np.load(folder / "idf.npy")
-        presence = {name: sp.load_npz(folder / f"presence-{name}.npz").tocsr()
-                    for name in LEVELS}
-        bm25 = {name: bm25s.BM25.load(str(folder / f"bm25-{name}")) for name in LEVELS}
-        return cls(vocab, idf, presence, bm25)
+        postings = {name: Postings.load(folder, name, int(sizes[name])) for name in LEVELS}
+        if len(idf) != len(vocab) or any(len(p.starts) != len(vocab) + 1
+                                         for p in postings.values()):
+            raise ValueError("the vocabulary does not match the postings")
+        return cls(vocab, idf, postings)
 
     def query(self, question: str) -> QueryTerms:
         tokens = list(dict.fromkeys(tokenize(question)))
@@ -156,25 +194,32 @@ class Lexicon:
 
     def bm25_scores(self, level: str, terms: QueryTerms) -> np.ndarray:
         """BM25 of every item at `level` (sentence rows, or articles)."""
-        n = self.presence[level].shape[0]
-        if terms.empty:
-            return np.zeros(n, dtype=np.float32)
-        scores = self.bm25[level].get_scores(terms.tokens)  # type: ignore[attr-defined]
-        return np.asarray(scores, dtype=np.float32)
+        postings = self.postings[level]
+        scores = np.zeros(postings.size, dtype=np.float32)
+        for word in terms.ids:
+            where = postings.of(int(word))
+            scores[postings.items[where]] += postings.bm25[where]
+        return scores
 
     def coverage(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
         """IDF-weighted share of the question's content words present in each of `rows`."""
         if terms.empty or terms.total_idf <= 0:
             return np.zeros(len(rows), dtype=np.float32)
-        sub = self.presence[level][rows][:, terms.ids]
-        return np.asarray(sub @ terms.idf, dtype=np.float32).ravel() / terms.total_idf
+        postings = self.postings[level]
+        found = np.zeros(postings.size, dtype=np.float32)
+        for word, weight in zip(terms.ids, terms.idf, strict=True):
+            found[postings.items[postings.of(int(word))]] += weight
+        return found[rows] / np.float32(terms.total_idf)
 
     def name_coverage(self, level: str, terms: QueryTerms, row: int) -> float:
         """Share of the question's capitalised words present in item `row` at `level`
         (1.0 when the question has none)."""
         if terms.name_count == 0:
             return 1.0
-        if len(terms.name_ids) == 0:
-            return 0.0
-        found = self.presence[level][row][:, terms.name_ids].toarray().sum()
+        postings = self.postings[level]
+        found = 0
+        for word in terms.name_ids:
+            items = postings.items[postings.of(int(word))]
+            at = int(np.searchsorted(items, row))
+            found += int(at < len(items) and items[at] == row)
         return float(found) / terms.name_count

@@ -4,8 +4,9 @@
    sentences and contexts, and every sentence of the best-matching articles.
 2. Evidence for each candidate, each turned into a z-score against a fixed sample of the
    corpus (so scores mean the same whatever the candidate set):
-   dense similarity of the sentence alone, of its passage (title + previous sentence +
-   sentence), of its best neighbour, and of its article's best sentence; BM25 of the
+   dense similarity of the sentence alone, of the sentence read in its article (one
+   encoder pass over the title, the previous sentence and the following ones), of its best
+   neighbour, and of its article's best sentence; BM25 of the
    sentence, of its context (title + neighbours) and of its article, and of its best
    neighbour; the IDF-weighted share of the question's words found in the sentence and in
    its context.
@@ -113,8 +114,8 @@ class Ranker:
         self.has_next = np.zeros(n, dtype=bool)
         if n > 1:
             self.has_next[:-1] = same_prev[1:]
-        # content words per sentence, and typed expressions (computed on first use)
-        self.sentence_words = np.diff(lexicon.presence["sentence"].indptr).astype(np.float32)
+        # typed expressions of each sentence (computed on first use)
+        self.texts = texts
         self.types = answer_types.TypeEvidence(texts) if texts is not None else None
         rng = np.random.default_rng(0)
         self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False)) \
@@ -176,11 +177,19 @@ class Ranker:
             sample = pool
 
         both = np.concatenate([pool, sample])
+        m = len(both)
         prev_rows = np.where(self.has_prev[both], both - 1, both)
         next_rows = np.where(self.has_next[both], both + 1, both)
-        d_sent = self.sentences[both] @ q
-        d_prev = np.where(self.has_prev[both], self.sentences[prev_rows] @ q, -1.0)
-        d_next = np.where(self.has_next[both], self.sentences[next_rows] @ q, -1.0)
+        # one gather of the (memory-mapped) vectors the candidates and neighbours need
+        needed, where = np.unique(np.concatenate([both, prev_rows, next_rows]),
+                                  return_inverse=True)
+        similarity = self.sentences[needed] @ q
+        d_sent = similarity[where[:m]]
+        d_prev = np.where(self.has_prev[both], similarity[where[m:2 * m]], -1.0)
+        d_next = np.where(self.has_next[both], similarity[where[2 * m:]], -1.0)
+        order = np.argsort(both, kind="stable")  # gathers in row order read pages in order
+        d_pass = np.empty(m, dtype=np.float32)
+        d_pass[order] = self.passages[both[order]] @ q
         d_nb = np.maximum(d_prev, d_next)
         d_nb = np.where(d_nb < -0.5, d_sent, d_nb)  # a one-sentence article: its own score
         b_prev = np.where(self.has_prev[both], b_sent_all[prev_rows], 0.0)
@@ -191,7 +200,7 @@ class Ranker:
         np.maximum.at(docmax, articles, np.maximum(d_sent, d_nb))
         raw = np.stack([
             d_sent,
-            self.passages[both] @ q,
+            d_pass,
             d_nb,
             docmax[articles],
             b_sent_all[both],
@@ -233,7 +242,8 @@ class Ranker:
         position = rows - self.article_first_row[pool.articles]
         f[:, col["pos_log"]] = np.log1p(position)
         f[:, col["first"]] = position == 0
-        f[:, col["len_log"]] = np.log1p(self.sentence_words[rows])
+        if self.texts is not None:
+            f[:, col["len_log"]] = np.log1p([len(self.texts[r]) for r in rows.tolist()])
         f[:, col["names_sent"]] = self._names("sentence", pool.terms, rows)
         f[:, col["names_ctx"]] = self._names("context", pool.terms, rows)
         if self.types is None:
@@ -263,8 +273,11 @@ class Ranker:
             return np.ones(len(rows), dtype=np.float32)
         if len(terms.name_ids) == 0:
             return np.zeros(len(rows), dtype=np.float32)
-        found = self.lexicon.presence[level][rows][:, terms.name_ids].sum(axis=1)
-        return np.asarray(found, dtype=np.float32).ravel() / terms.name_count
+        postings = self.lexicon.postings[level]
+        found = np.zeros(len(rows), dtype=np.float32)
+        for word in terms.name_ids:
+            found += np.isin(rows, postings.items[postings.of(int(word))])
+        return found / terms.name_count
 
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
              model: Model | None = None) -> Ranking:

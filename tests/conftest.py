@@ -8,10 +8,12 @@ unmodified discord.py client against that fake.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +31,11 @@ from tests.discord_fake import FakeDiscord, Guild, User
 # The model is packaged locally; nothing may be fetched.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One ONNX export of the model for the whole run (made by the first build), shared by every
+# index the tests build and by the processes they start; removed at the end.
+if "CITEBOT_MODEL_CACHE" not in os.environ:
+    os.environ["CITEBOT_MODEL_CACHE"] = tempfile.mkdtemp(prefix="citebot-test-models-")
+    atexit.register(shutil.rmtree, os.environ["CITEBOT_MODEL_CACHE"], True)
 
 # ---- bot fixtures ------------------------------------------------------------------------
 

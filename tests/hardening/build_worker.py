@@ -16,7 +16,7 @@ def main() -> None:
     from index.embed import load_encoder
 
     settings = index_settings()
-    load_encoder(settings.model, settings.threads, settings.batch_size).encode(["warm up"])
+    load_encoder(settings).encode(["warm up"])
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() != "build":

@@ -51,18 +51,21 @@ def test_unchanged_articles_reuse_their_embeddings(settings: IndexSettings, corp
     assert top(settings).startswith("Jordan Bardella")
 
 
+@pytest.mark.parametrize("quantize", [False, True])
 def test_reused_embeddings_equal_fresh_ones(settings: IndexSettings, corpus: Path,
-                                            tmp_path: Path) -> None:
+                                            tmp_path: Path, quantize: bool) -> None:
     import numpy as np
 
+    settings = replace(settings, quantize=quantize)
     build(settings)
     (corpus / "second.txt").write_text("Another article. With two sentences.", encoding="utf-8")
     build(settings)
-    fresh = IndexSettings(data_dir=tmp_path / "fresh", sources=(corpus,))
+    fresh = IndexSettings(data_dir=tmp_path / "fresh", sources=(corpus,), quantize=quantize)
     build(fresh)
-    a = np.load(current_version(settings.data_dir) / "sentences.npy")
-    b = np.load(current_version(fresh.data_dir) / "sentences.npy")
-    assert np.allclose(a, b, atol=1e-5)
+    for name in ("sentences.npy", "passages.npy"):
+        a = np.load(current_version(settings.data_dir) / name)
+        b = np.load(current_version(fresh.data_dir) / name)
+        assert np.allclose(a, b, atol=1e-5)
 
 
 def test_a_second_build_is_told_one_is_already_running(settings: IndexSettings) -> None:
