@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index import Index, IndexSettings, build
@@ -122,3 +123,13 @@ def test_an_article_without_any_number_lowers_the_confidence_of_a_how_many_quest
     typed = typed_index.answer("How many teams did the club's new coach manage?")
     plain = typed_index.answer("What teams did the club's new coach manage?")
     assert typed.confidence < plain.confidence
+
+
+def test_the_packaged_ranker_model_loads_offline_and_matches_the_features() -> None:
+    from index import retrieve
+
+    model = retrieve.load_model()
+    assert retrieve.MODEL_FILE.stat().st_size < 2_000_000
+    assert model.weights.shape == (len(retrieve.RANK_FEATURES),)
+    assert model.abstain_coef.shape == (len(retrieve.ABSTAIN_FEATURES),)
+    assert np.isfinite(model.weights).all() and np.isfinite(model.abstain_coef).all()
