@@ -55,6 +55,9 @@ NYT_WEIGHT = 3.0  # a news question counts as much as this many Wikipedia questi
 ROUND1 = np.array([0.34, 0.17, 0.11, 0.08, 0.0, 0.03, 0.13, 0.0, 0.13, 0.18],
                   dtype=np.float32)
 THRESHOLD = 0.5
+#: share of answerable NYT fit questions the default threshold may refuse (the target is
+#: at most 8% on the report questions; one point of margin)
+REFUSE_ANSWERABLE = 0.07
 
 
 def train_dir() -> Path:
@@ -81,11 +84,20 @@ def index_key(index: Index) -> str:
 
 
 def _code_key() -> str:
-    """The feature code as it was when this run started (extracted features depend on it)."""
-    root = Path(__file__).resolve().parent.parent / "index"
+    """The code the extracted candidate features come from, as it was when this run started
+    (the abstention and fitting code may change without re-extracting)."""
+    import inspect
+
+    from index import answer_types, lexical
+
     h = hashlib.sha256()
-    for name in ("answer_types.py", "retrieve.py", "lexical.py"):
-        h.update((root / name).read_bytes())
+    for part in (answer_types, lexical, retrieve.Ranker.candidates, retrieve.Ranker.features,
+                 retrieve.Ranker._bigrams, retrieve.Ranker._bigram_set, retrieve.Ranker._names,
+                 retrieve.Ranker.__init__):
+        h.update(inspect.getsource(part).encode())
+    h.update(repr((retrieve.RANK_FEATURES, retrieve.DENSE_CANDIDATES,
+                   retrieve.LEXICAL_CANDIDATES, retrieve.TOP_ARTICLES,
+                   retrieve.ARTICLE_ROWS_CAP, retrieve.SAMPLE_ROWS, KEEP)).encode())
     return h.hexdigest()[:16]
 
 
@@ -116,9 +128,8 @@ def extract(index: Index, questions: list[dict[str, Any]], vecs: np.ndarray,
     path = cache / f"feat-{name}-{index_key(index)}-{CODE_KEY}.npz"
     if path.exists():
         data = np.load(path)
-        bounds = data["bounds"]
-        return [(data["x"][a:b], data["y"][a:b]) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                   strict=True)]
+        x, y, bounds = data["x"], data["y"], data["bounds"]  # each read decompresses anew
+        return [(x[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     out = []
     started = time.perf_counter()
     for i, q in enumerate(questions):
@@ -151,14 +162,14 @@ def fit_ranker(data: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray) -
     xs = np.concatenate([(x - mean) / std for x, _, _ in usable])
     ys = np.concatenate([y for _, y, _ in usable])
     seg = np.repeat(np.arange(len(usable)), [len(y) for _, y, _ in usable])
+    starts = np.concatenate([[0], np.cumsum([len(y) for _, y, _ in usable])[:-1]])
     qw = np.array([w for _, _, w in usable])
     qw = qw / qw.sum()
     nq = len(usable)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         s = xs @ theta
-        smax = np.full(nq, -np.inf)
-        np.maximum.at(smax, seg, s)
+        smax = np.maximum.reduceat(s, starts)  # questions are contiguous runs of rows
         e = np.exp(s - smax[seg])
         z_all = np.bincount(seg, e, nq)
         z_hit = np.bincount(seg, e * ys, nq)
@@ -335,14 +346,40 @@ def main() -> None:
     wiki_abstain = wiki_train[::stride]
     fit_nyt = asked(nyt, fit_nyt_q, nyt_vecs[list(NYT_FIT)], placeholder)
     fit_wiki = asked(wiki, wiki_abstain, wv(wiki_abstain), placeholder)
-    x = np.concatenate([fit_nyt["x_in"], fit_nyt["x_out"], fit_wiki["x_in"], fit_wiki["x_out"]])
-    y = np.concatenate([np.ones(len(fit_nyt["x_in"])), np.zeros(len(fit_nyt["x_out"])),
-                        np.ones(len(fit_wiki["x_in"])), np.zeros(len(fit_wiki["x_out"]))])
-    sw = np.concatenate([np.full(2 * len(fit_nyt["x_in"]), NYT_WEIGHT),
-                         np.ones(2 * len(fit_wiki["x_in"]))])
+    x = np.concatenate([fit_nyt["x_in"], fit_wiki["x_in"], fit_nyt["x_out"], fit_wiki["x_out"]])
+    n_in = len(fit_nyt["x_in"]) + len(fit_wiki["x_in"])
+    y = np.concatenate([np.ones(n_in), np.zeros(n_in)])
+    sw = np.tile(np.concatenate([np.full(len(fit_nyt["x_in"]), NYT_WEIGHT),
+                                 np.ones(len(fit_wiki["x_in"]))]), 2)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 1e-6, scale, 1.0)
-    coef, bias = fit_logistic((x - mean) / scale, y, sw)
+    xz = (x - mean) / scale
+    # which evidence: only what means the same in any corpus, or also the corpus-relative
+    # z-scores; chosen by 2-fold cross-validated AUROC on the fit questions
+    portable = np.array([name not in retrieve.ABSTAIN_CORPUS_RELATIVE
+                         for name in retrieve.ABSTAIN_FEATURES])
+    pair = np.tile(np.arange(len(x) // 2), 2)  # a question's two rows stay in one fold
+    fold = pair % 2
+    choice = {}
+    for name, mask in (("portable", portable), ("all", np.ones_like(portable))):
+        scores = np.zeros(len(y))
+        for k in (0, 1):
+            c, b = fit_logistic(xz[fold != k][:, mask], y[fold != k], sw[fold != k])
+            scores[fold == k] = xz[fold == k][:, mask] @ c + b
+        auc = evaluate.auroc(list(scores[y == 1]), list(scores[y == 0]))
+        print(f"  abstention evidence {name}: 2-fold AUROC {auc:.4f}", flush=True)
+        choice[name] = (auc, mask)
+    use = max(choice, key=lambda k: choice[k][0])
+    mask = choice[use][1]
+    coef = np.zeros(x.shape[1])
+    coef[mask], bias = fit_logistic(xz[:, mask], y, sw)
+    # the operating point: on the NYT fit questions, the default threshold refuses
+    # REFUSE_ANSWERABLE of the answerable ones; the bias moves it to 0.5
+    z_in = ((fit_nyt["x_in"] - mean) / scale) @ coef + bias
+    cut = float(np.quantile(z_in, REFUSE_ANSWERABLE))
+    bias -= cut
+    print(f"  abstention: {use} evidence; bias moved by {-cut:.3f} so that 0.5 refuses "
+          f"{REFUSE_ANSWERABLE:.0%} of the answerable fit questions", flush=True)
     model = retrieve.Model(weights, mean.astype(np.float32), scale.astype(np.float32),
                            coef.astype(np.float32), bias)
 
@@ -373,6 +410,9 @@ def main() -> None:
             "trained_on": {"wiki_articles": len(docs) - len(held),
                            "wiki_questions": len(wiki_train), "nyt_questions": "800-1499"},
             "figures_at_threshold": THRESHOLD,
+            "abstain_evidence": use,
+            "operating_point": f"0.5 refuses {REFUSE_ANSWERABLE:.0%} of the answerable NYT "
+                               "fit questions (bias moved)",
             "figures": report,
         }
         path = Path(retrieve.__file__).with_name("ranker_model.json")

@@ -1,22 +1,34 @@
-"""How an answer is chosen: candidate sentences, their evidence, one fused score, abstention.
+"""How an answer is chosen: candidate sentences, their evidence, a learned score, abstention.
 
 1. Candidates: the nearest sentences and passages in the FAISS indexes, the best BM25
    sentences and contexts, and every sentence of the best-matching articles.
-2. Evidence for each candidate, each turned into a z-score against a fixed sample of the
-   corpus (so scores mean the same whatever the candidate set):
-   dense similarity of the sentence alone, of the sentence read in its article (one
-   encoder pass over the title, the previous sentence and the following ones), of its best
-   neighbour, and of its article's best sentence; BM25 of the
-   sentence, of its context (title + neighbours) and of its article, and of its best
-   neighbour; the IDF-weighted share of the question's words found in the sentence and in
-   its context.
-3. The fused score is a weighted sum; the top sentences are cited.
-4. Abstention: a logistic model gives a confidence in 0..1 from the top candidate's raw
-   dense similarities and word coverage, whether the single signals agree on its article,
-   and how many of the question's names its article and context contain.
+2. Evidence for each candidate (`Ranker.features`, names in RANK_FEATURES):
+   - ten signals, each a z-score against a fixed sample of the corpus (so scores mean the
+     same whatever the candidate set): dense similarity of the sentence alone, of the
+     sentence read in its article (one encoder pass over the title, the previous sentence
+     and the following ones), of its best neighbour, and of its article's best sentence;
+     BM25 of the sentence, of its context (title + neighbours), of its article and of its
+     best neighbour; the IDF-weighted share of the question's words in the sentence and in
+     its context;
+   - the raw cosines, each signal's distance to the best candidate and reciprocal rank in
+     the candidate set, the sentence's position in its article and its length, the share
+     of the question's names and of its word pairs found in the sentence and its context;
+   - answer-type evidence (`index/answer_types.py`): the kind of thing the question asks
+     for (person, organisation, place, country, number, money, percent, date, reason,
+     yes/no, other) and whether the sentence and its neighbours hold a new expression of
+     that kind (one the question does not already contain), per kind.
+3. The score is a linear model over that evidence, learned with a listwise softmax loss
+   (`index/ranker_model.json`); the top sentences are cited.
+4. Abstention: a logistic model gives a confidence in 0..1 from evidence that means the
+   same in any corpus: the top candidate's raw similarities and word coverage, whether the
+   single signals agree on its article, how many of the question's names its article and
+   context contain, whether it, its neighbours and its article hold an expression of the
+   asked kind, how far it stands out in its article and its article among the others, and
+   how much of the question the corpus never mentions.
 
-The weights were fitted on questions 800–1499 of the NYT dev split and are reported on
-questions 0–799 (`citebot-index eval`); `benchmarks/fit_weights.py` refits them.
+Both models are fitted by `benchmarks/fit_weights.py` (one command, from scratch) on the
+Wikipedia training questions of `../shared/train/` (every fifth article held out) and NYT
+dev questions 800–1499; `citebot-index eval` reports on NYT dev questions 0–799.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from index import answer_types
+from index import answer_types, lexical
 from index.lexical import Lexicon, QueryTerms
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
@@ -45,7 +57,8 @@ RANK_FEATURES = (
     *FEATURES,
     "d_sent_raw", "d_pass_raw", "d_nb_raw",
     "gap_d_sent", "gap_d_pass", "gap_c_sent", "gap_c_ctx", "gap_b_sent", "gap_b_ctx",
-    "pos_log", "first", "len_log", "names_sent", "names_ctx",
+    "pos_log", "first", "len_log", "names_sent", "names_ctx", "bigram_sent", "bigram_ctx",
+    "rr_d_sent", "rr_d_pass", "rr_b_sent", "rr_b_ctx", "rr_c_sent", "rr_d_docmax", "rr_b_doc",
     "t_sent", "t_nb",
     *(f"t_sent:{name}" for name in answer_types.QUESTION_TYPES
       if answer_types.ANSWERED_BY[answer_types.QUESTION_TYPES.index(name)]),
@@ -58,7 +71,11 @@ RANK_INDEX = {name: i for i, name in enumerate(RANK_FEATURES)}
 #: judged like thousands
 ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "c_doc",
                     "agree_d_sent", "agree_b_sent", "agree_d_pass", "agree_b_ctx", "top5_same",
-                    "names_article", "names_context", "typed", "type_top", "type_article")
+                    "names_article", "names_context", "typed", "type_top", "type_article",
+                    "stand_out", "q_missing", "margin_d_article", "margin_c_article",
+                    "z_d_sent", "z_d_pass", "z_b_ctx", "score_top", "score_margin")
+#: of ABSTAIN_FEATURES, those that depend on the corpus (z-scores against its sample)
+ABSTAIN_CORPUS_RELATIVE = ("z_d_sent", "z_d_pass", "z_b_ctx", "score_top", "score_margin")
 
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
@@ -116,6 +133,8 @@ class Ranker:
             self.has_next[:-1] = same_prev[1:]
         # typed expressions of each sentence (computed on first use)
         self.texts = texts
+        self._bigram_memo: list[frozenset[tuple[str, str]] | None] = \
+            [None] * (len(texts) if texts is not None else 0)
         self.types = answer_types.TypeEvidence(texts) if texts is not None else None
         rng = np.random.default_rng(0)
         self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False)) \
@@ -239,6 +258,11 @@ class Ranker:
         for name in ("b_sent", "b_ctx"):
             v = z[:, FEATURES.index(name)]
             f[:, col["gap_" + name]] = v - v.max()
+        # reciprocal rank of each candidate in the pool by each single signal
+        for name in ("d_sent", "d_pass", "b_sent", "b_ctx", "c_sent", "d_docmax", "b_doc"):
+            v = raw[:, FEATURES.index(name)]
+            above = n - np.searchsorted(np.sort(v), v, side="right")  # ties share a rank
+            f[:, col["rr_" + name]] = 1.0 / (above + 2.0)
         position = rows - self.article_first_row[pool.articles]
         f[:, col["pos_log"]] = np.log1p(position)
         f[:, col["first"]] = position == 0
@@ -248,6 +272,7 @@ class Ranker:
         f[:, col["names_ctx"]] = self._names("context", pool.terms, rows)
         if self.types is None:
             return f
+        f[:, col["bigram_sent"]], f[:, col["bigram_ctx"]] = self._bigrams(question, rows)
         kind = answer_types.question_type(question)
         prev_rows = np.where(self.has_prev[rows], rows - 1, -1)
         next_rows = np.where(self.has_next[rows], rows + 1, -1)
@@ -266,6 +291,35 @@ class Ranker:
             for name, bit in OTHER_EXPRESSIONS.items():
                 f[:, col[name]] = self.types.has(rows, bit, question)
         return f
+
+    def _bigram_set(self, row: int) -> frozenset[tuple[str, str]]:
+        found = self._bigram_memo[row]
+        if found is None:
+            assert self.texts is not None
+            tokens = lexical.tokenize(self.texts[row])
+            found = frozenset(zip(tokens, tokens[1:], strict=False))
+            self._bigram_memo[row] = found
+        return found
+
+    def _bigrams(self, question: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: share of the question's word pairs (consecutive content words, stemmed)
+        found in the sentence, and in the sentence with its neighbours."""
+        tokens = lexical.tokenize(question)
+        wanted = set(zip(tokens, tokens[1:], strict=False))
+        sent = np.zeros(len(rows), dtype=np.float32)
+        ctx = np.zeros(len(rows), dtype=np.float32)
+        if not wanted:
+            return sent, ctx
+        for i, row in enumerate(rows.tolist()):
+            own = len(wanted & self._bigram_set(row))
+            near = wanted & self._bigram_set(row)
+            if self.has_prev[row]:
+                near |= wanted & self._bigram_set(row - 1)
+            if self.has_next[row]:
+                near |= wanted & self._bigram_set(row + 1)
+            sent[i] = own
+            ctx[i] = len(near)
+        return sent / len(wanted), ctx / len(wanted)
 
     def _names(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
         """Per row: share of the question's capitalised words it contains (1: none asked)."""
@@ -298,10 +352,11 @@ class Ranker:
         model = model or load_model()
         fused = self.features(question, pool) @ model.weights
         order = np.argsort(-fused, kind="stable")
-        x = self.abstain_features(question, pool, order)
+        x = self.abstain_features(question, pool, order, fused)
         return Ranking(pool.rows[order], fused[order], model.confidence(x)), x
 
-    def abstain_features(self, question: str, pool: Candidates, order: np.ndarray) -> np.ndarray:
+    def abstain_features(self, question: str, pool: Candidates, order: np.ndarray,
+                         fused: np.ndarray) -> np.ndarray:
         """ABSTAIN_FEATURES of the top candidate.
 
         Besides the raw evidence of the top sentence: whether the best candidate by each
@@ -324,10 +379,24 @@ class Ranker:
             first = int(self.article_first_row[article])
             span = np.arange(first, first + min(int(self.article_rows[article]),
                                                 ARTICLE_ROWS_CAP))
-            in_article = self.types.matches(span, kind, question)
-            near = (span >= row - 1) & (span <= row + 1)
-            t_top = float(in_article[near].max())
-            t_article = float(in_article.max())
+            near = np.arange(max(first, row - 1),
+                             min(first + int(self.article_rows[article]), row + 2))
+            t_top = float(self.types.matches(near, kind, question).max())
+            t_article = max(t_top, float(self.types.matches(span, kind, question).max()))
+        # how the top sentence stands out in its article, and its article among the others
+        d_sent = pool.raw[:, FEATURES.index("d_sent")]
+        same = pool.articles == article
+        stand_out = float(raw[FEATURES.index("d_sent")] - d_sent[same].mean())
+        others = ~same
+        margin_d = margin_c = 0.0
+        if others.any():
+            docmax = pool.raw[:, FEATURES.index("d_docmax")]
+            margin_d = float(raw[FEATURES.index("d_docmax")] - docmax[others].max())
+            margin_c = float(pool.coverage_article[top] - pool.coverage_article[others].max())
+        score_margin = float(fused[top] - fused[others].max()) if others.any() else 0.0
+        terms = pool.terms
+        q_missing = 1.0 - float(terms.idf.sum()) / terms.total_idf if terms.total_idf > 0 \
+            else 1.0
         return np.array([
             raw[FEATURES.index("d_sent")],
             raw[FEATURES.index("d_pass")],
@@ -343,6 +412,15 @@ class Ranker:
             float(typed),
             t_top,
             t_article,
+            stand_out,
+            q_missing,
+            margin_d,
+            margin_c,
+            pool.features[top, FEATURES.index("d_sent")],
+            pool.features[top, FEATURES.index("d_pass")],
+            pool.features[top, FEATURES.index("b_ctx")],
+            fused[top],
+            score_margin,
         ], dtype=np.float32)
 
 
