@@ -239,9 +239,21 @@ def compare_lightgbm(data: list[tuple[np.ndarray, np.ndarray]], qweights: np.nda
 # --- abstention -----------------------------------------------------------------------------
 
 def asked(index: Index, questions: list[dict[str, Any]], vecs: np.ndarray,
-          model: retrieve.Model) -> dict[str, Any]:
+          model: retrieve.Model, cache: Path, name: str) -> dict[str, Any]:
     """Each question through the real Ranker: rank of the first hit, abstention evidence
-    with the whole corpus and with its own article left out."""
+    with the whole corpus and with its own article left out. (Neither depends on the
+    abstention model, only on the ranking weights: cached by those and the code.)"""
+    import inspect
+
+    h = hashlib.sha256(model.weights.tobytes())
+    h.update(inspect.getsource(retrieve.Ranker.abstain_features).encode())
+    h.update(inspect.getsource(retrieve.Ranker.rank_with_evidence).encode())
+    h.update(repr(retrieve.ABSTAIN_FEATURES).encode())
+    path = cache / f"asked-{name}-{index_key(index)}-{CODE_KEY}-{h.hexdigest()[:12]}.npz"
+    if path.exists():
+        data = np.load(path)
+        return {"ranks": [int(r) or None for r in data["ranks"]], "x_in": data["x_in"],
+                "x_out": data["x_out"]}
     ranks, x_in, x_out = [], [], []
     for i, q in enumerate(questions):
         ranking, xin = index.ranker.rank_with_evidence(str(q["question"]), vecs[i], None, model)
@@ -251,6 +263,8 @@ def asked(index: Index, questions: list[dict[str, Any]], vecs: np.ndarray,
         _, xout = index.ranker.rank_with_evidence(str(q["question"]), vecs[i], allowed, model)
         x_in.append(xin)
         x_out.append(xout)
+    np.savez(path, ranks=np.array([r or 0 for r in ranks]), x_in=np.array(x_in),
+             x_out=np.array(x_out))
     return {"ranks": ranks, "x_in": np.array(x_in), "x_out": np.array(x_out)}
 
 
@@ -344,8 +358,10 @@ def main() -> None:
     print("asking the fit questions through the ranker", flush=True)
     stride = max(1, len(wiki_train) // 1400)
     wiki_abstain = wiki_train[::stride]
-    fit_nyt = asked(nyt, fit_nyt_q, nyt_vecs[list(NYT_FIT)], placeholder)
-    fit_wiki = asked(wiki, wiki_abstain, wv(wiki_abstain), placeholder)
+    fit_nyt = asked(nyt, fit_nyt_q, nyt_vecs[list(NYT_FIT)], placeholder, args.cache,
+                    "nyt-fit")
+    fit_wiki = asked(wiki, wiki_abstain, wv(wiki_abstain), placeholder, args.cache,
+                     "wiki-fit")
     x = np.concatenate([fit_nyt["x_in"], fit_wiki["x_in"], fit_nyt["x_out"], fit_wiki["x_out"]])
     n_in = len(fit_nyt["x_in"]) + len(fit_wiki["x_in"])
     y = np.concatenate([np.ones(n_in), np.zeros(n_in)])
@@ -354,8 +370,9 @@ def main() -> None:
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 1e-6, scale, 1.0)
     xz = (x - mean) / scale
-    # which evidence: only what means the same in any corpus, or also the corpus-relative
-    # z-scores; chosen by 2-fold cross-validated AUROC on the fit questions
+    # only evidence that means the same in any corpus is used (a one-article collection
+    # must be judged like the whole corpus); the corpus-relative evidence is measured for
+    # the record (2-fold cross-validated AUROC on the fit questions)
     portable = np.array([name not in retrieve.ABSTAIN_CORPUS_RELATIVE
                          for name in retrieve.ABSTAIN_FEATURES])
     pair = np.tile(np.arange(len(x) // 2), 2)  # a question's two rows stay in one fold
@@ -369,7 +386,7 @@ def main() -> None:
         auc = evaluate.auroc(list(scores[y == 1]), list(scores[y == 0]))
         print(f"  abstention evidence {name}: 2-fold AUROC {auc:.4f}", flush=True)
         choice[name] = (auc, mask)
-    use = max(choice, key=lambda k: choice[k][0])
+    use = "portable"
     mask = choice[use][1]
     coef = np.zeros(x.shape[1])
     coef[mask], bias = fit_logistic(xz[:, mask], y, sw)
@@ -384,8 +401,9 @@ def main() -> None:
                            coef.astype(np.float32), bias)
 
     print("reporting", flush=True)
-    rep_nyt = asked(nyt, [nyt_q[i] for i in NYT_REPORT], nyt_vecs[list(NYT_REPORT)], model)
-    rep_wiki = asked(wiki, wiki_held, wv(wiki_held), model)
+    rep_nyt = asked(nyt, [nyt_q[i] for i in NYT_REPORT], nyt_vecs[list(NYT_REPORT)],
+                    placeholder, args.cache, "nyt-report")
+    rep_wiki = asked(wiki, wiki_held, wv(wiki_held), placeholder, args.cache, "wiki-held")
     report = {
         "nyt_fit_800_1499": figures(fit_nyt, model, THRESHOLD),
         "nyt_report_0_799": figures(rep_nyt, model, THRESHOLD),

@@ -74,8 +74,13 @@ ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "
                     "names_article", "names_context", "typed", "type_top", "type_article",
                     "stand_out", "q_missing", "margin_d_article", "margin_c_article",
                     "z_d_sent", "z_d_pass", "z_b_ctx", "score_top", "score_margin")
-#: of ABSTAIN_FEATURES, those that depend on the corpus (z-scores against its sample)
-ABSTAIN_CORPUS_RELATIVE = ("z_d_sent", "z_d_pass", "z_b_ctx", "score_top", "score_margin")
+#: of ABSTAIN_FEATURES, those that depend on the corpus (z-scores against its sample,
+#: margins over the other articles, which a one-article collection does not have, and the
+#: share of the question's words its vocabulary lacks, large in a small corpus): measured
+#: by the refit, but given no weight, so a question about one article is judged like one
+#: about thousands
+ABSTAIN_CORPUS_RELATIVE = ("q_missing", "margin_d_article", "margin_c_article", "z_d_sent",
+                           "z_d_pass", "z_b_ctx", "score_top", "score_margin")
 
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
