@@ -73,24 +73,28 @@ def test_a_sentence_without_the_expression_is_not_flagged() -> None:
 #: asked kind, and one that holds it
 ARTICLES = {
     "cleanup.txt": ("River cleanup",
-                    "Volunteers joined the river cleanup on the north bank with great "
-                    "enthusiasm. Forty volunteers joined the river cleanup on the north bank."),
+                    "Volunteers joined the river cleanup along the north bank. "
+                    "Forty people took part in the cleanup."),
     "dam.txt": ("Valley dam",
-                "The new valley dam opened to the public with a ribbon ceremony for the town. "
-                "The new valley dam opened to the public in March 2019."),
+                "The valley dam opened with a ribbon ceremony. "
+                "The dam opened to visitors in March 2019."),
     "coach.txt": ("Coach appointment",
                   "The club's new coach comes from a long line of football managers. "
                   "The club's new coach is Portuguese and managed teams in Lisbon."),
     "ferry.txt": ("Ferry fares",
-                  "The ferry company announced that fares on the island route will change. "
-                  "Fares on the island route will rise by 12 percent, the company said."),
+                  "Fares on the island route will rise, the ferry company said. "
+                  "The increase amounts to 12 percent."),
+    "bridge.txt": ("Harbour bridge",
+                   "The council voted to build the new harbour bridge after a debate about "
+                   "cost. The bridge will take 4 million pounds to build."),
 }
 
 QUESTIONS = [
-    ("How many volunteers joined the river cleanup?", "Forty volunteers"),
-    ("When did the new valley dam open to the public?", "in March 2019"),
+    ("How many volunteers joined the river cleanup?", "Forty people"),
+    ("When did the valley dam open?", "in March 2019"),
     ("Which country does the club's new coach come from?", "is Portuguese"),
     ("By what percentage will fares on the island route rise?", "12 percent"),
+    ("How much will the new harbour bridge cost?", "4 million pounds"),
 ]
 
 
@@ -116,13 +120,22 @@ def test_the_sentence_holding_the_asked_kind_of_answer_is_quoted_first(
 
 
 @pytest.mark.slow
-def test_an_article_without_any_number_lowers_the_confidence_of_a_how_many_question(
+def test_abstention_hears_whether_the_best_article_holds_the_asked_kind_anywhere(
         typed_index: Index) -> None:
-    # the same wording, once asking for a number that the coach's article holds nowhere,
-    # once asking for no particular kind of thing
-    typed = typed_index.answer("How many teams did the club's new coach manage?")
-    plain = typed_index.answer("What teams did the club's new coach manage?")
-    assert typed.confidence < plain.confidence
+    from index.retrieve import ABSTAIN_FEATURES
+
+    def evidence(question: str) -> dict[str, float]:
+        q = typed_index.encoder.encode([question])[0]
+        _, x = typed_index.ranker.rank_with_evidence(question, q)
+        assert x is not None
+        return dict(zip(ABSTAIN_FEATURES, x.tolist(), strict=True))
+
+    # the coach's article holds no number at all; the cleanup's does
+    assert evidence("How many teams did the club's new coach manage?")["type_article"] == 0.0
+    assert evidence("How many volunteers joined the river cleanup?")["type_article"] == 1.0
+    # a question asking for no particular kind is not held against any article
+    plain = evidence("What did the club's new coach do before?")
+    assert plain["typed"] == 0.0 and plain["type_article"] == 1.0
 
 
 def test_the_packaged_ranker_model_loads_offline_and_matches_the_features() -> None:
