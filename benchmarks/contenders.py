@@ -17,7 +17,7 @@ import os
 import resource
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -243,9 +243,9 @@ def run_citebot(questions: list[dict[str, Any]]) -> dict[str, Any]:
     from index.settings import IndexSettings
 
     settings = IndexSettings(data_dir=SCRATCH / "nyt-citebot", threads=THREADS,
-                             batch_size=BATCH)
+                             batch_size=BATCH, model_cache=str(SCRATCH / "models"))
     shutil.rmtree(settings.data_dir, ignore_errors=True)
-    load_encoder(settings.model, settings.threads, settings.batch_size)  # as for the others
+    load_encoder(settings)  # as for the others
     t = time.perf_counter()
     idx = evaluate.nyt_index(settings, evaluate.eval_dir())
     ingest = time.perf_counter() - t
@@ -256,7 +256,7 @@ def run_citebot(questions: list[dict[str, Any]]) -> dict[str, Any]:
         idx.answer(str(q["question"]))
         latency.append(time.perf_counter() - t)
     seed = evaluate.seed_results(
-        evaluate.seed_index(replace(settings, data_dir=SCRATCH / "seed-citebot")),
+        evaluate.seed_index(evaluate.scratch_settings(settings, "seed-citebot")),
         evaluate.eval_dir())
     answerable = [r for r in seed if r.answerable]
     return {"units": idx.sentence_count, "unit": "sentence (2 views + BM25 fusion)",

@@ -204,9 +204,9 @@ def write(results: dict[str, Any], out: Path) -> None:
         if real:
             add("### Build throughput against the raw encoder")
             add("")
-            add("raw = `SentenceTransformer.encode` of the same sentences (same batch size, "
-                "threads, process); pipeline texts = encoding exactly what our builder embeds "
-                "(each sentence *and* its passage: title + previous sentence + sentence); "
+            add("raw = `SentenceTransformer.encode` (torch) of the same sentences (same "
+                "threads, process); pipeline texts = our own encoder embedding what the builder "
+                "embeds (each sentence alone, and each article in one pass over windows); "
                 "build = `index.build` from scratch with the model already loaded.")
             add("")
             add("| sentences | raw encoder sent/s | pipeline texts sent/s | build sent/s | "

@@ -46,7 +46,8 @@ def settings_for(n: int, tag: str = "", threads: int = THREADS) -> Any:
     from index import IndexSettings
 
     return IndexSettings(data_dir=SCRATCH / f"index-{n}{tag}", sources=(corpus_path(n),),
-                         threads=threads, batch_size=BATCH, max_file_mb=1000)
+                         threads=threads, batch_size=BATCH, max_file_mb=1000,
+                         model_cache=str(SCRATCH / "models"))
 
 
 def serving_threads() -> int:
@@ -70,26 +71,17 @@ def stand_in_bank() -> np.ndarray:
 
     docs = synthetic.articles(BANK)
     texts = [s for d in docs for s in d["text"].replace("\n\n", " ").split(". ")][:BANK]
-    bank = load_encoder("", THREADS, BATCH).encode(texts)
+    bank = load_encoder(settings_for(BANK)).encode(texts)
     SCRATCH.mkdir(parents=True, exist_ok=True)
     np.save(path, bank)
     return bank
 
 
-def pipeline_texts(docs: list[dict[str, str]]) -> tuple[list[str], list[str]]:
-    """The sentences, and the passages our builder embeds for them (same splitter)."""
+def pipeline_articles(docs: list[dict[str, str]]) -> list[tuple[str, list[str]]]:
+    """(title, sentences) of each article, split by our splitter."""
     from index import segment
-    from index.builder import passage_text
 
-    sents: list[str] = []
-    passages: list[str] = []
-    for d in docs:
-        prev = ""
-        for s in segment.sentences(d["text"]):
-            sents.append(s.text)
-            passages.append(passage_text(d["title"], prev, s.text))
-            prev = s.text
-    return sents, passages
+    return [(d["title"], [s.text for s in segment.sentences(d["text"])]) for d in docs]
 
 
 def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
@@ -101,10 +93,15 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
     settings = settings_for(n, "-" + mode)
     out: dict[str, Any] = {"n": n, "mode": mode}
     if mode == "real":
-        encoder = load_encoder("", THREADS, BATCH)  # loaded once: builds below reuse it
-        encoder.encode(["warm up the model"] * BATCH)
-        sents, passages = pipeline_texts(load_docs(n))
-        st = encoder.model
+        from sentence_transformers import SentenceTransformer
+
+        from index.embed import default_model_path
+
+        encoder = load_encoder(settings)  # loaded once: builds below reuse it
+        encoder.encode(["warm up the model"])
+        articles = pipeline_articles(load_docs(n))
+        sents = [s for _, sentences in articles for s in sentences]
+        st = SentenceTransformer(default_model_path(), device="cpu")
         raw, both, builds = [], [], []
         for _ in range(repeats):
             t = time.perf_counter()
@@ -112,10 +109,8 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
                       show_progress_bar=False)
             raw.append(time.perf_counter() - t)
             t = time.perf_counter()
-            st.encode(sents, batch_size=BATCH, normalize_embeddings=True,
-                      show_progress_bar=False)
-            st.encode(passages, batch_size=BATCH, normalize_embeddings=True,
-                      show_progress_bar=False)
+            encoder.encode(sents)
+            encoder.encode_in_context(articles)
             both.append(time.perf_counter() - t)
             shutil.rmtree(settings.data_dir, ignore_errors=True)
             t = time.perf_counter()
@@ -123,7 +118,7 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
             builds.append(time.perf_counter() - t)
         out.update(sentences=report.sentences, raw_s=raw, pipeline_texts_s=both, build_s=builds,
                    sentence_chars=float(np.mean([len(s) for s in sents])),
-                   passage_chars=float(np.mean([len(p) for p in passages])))
+                   passage_chars=float(np.mean([len(s) for s in sents])))
     else:
         bank = stand_in_bank()
         from benchmarks.synthetic import StandInEncoder
@@ -199,7 +194,7 @@ def task_ann(n: int, mode: str, count: int) -> dict[str, Any]:
     vectors = np.load(version / "sentences.npy")
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
-    encoder = load_encoder("", serving_threads(), BATCH)
+    encoder = load_encoder(settings_for(n, "-" + mode, serving_threads()))
     queries = encoder.encode(synthetic.questions(load_docs(n), count))
 
     def timed(index: Any, k: int) -> tuple[np.ndarray, list[float]]:
@@ -233,9 +228,6 @@ def task_ann(n: int, mode: str, count: int) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    import torch
-
-    torch.set_num_threads(THREADS if argv[0] == "build" else serving_threads())
     task, n, mode = argv[0], int(argv[1]), argv[2]
     rest = [int(a) for a in argv[3:]]
     fn = {"build": task_build, "serve": task_serve, "cold": task_cold, "ann": task_ann}[task]

@@ -13,6 +13,7 @@ Both stacks use the packaged all-MiniLM-L6-v2, one thread (the product's default
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import json
 import os
@@ -173,14 +174,10 @@ def task_serve_citebot() -> dict[str, Any]:
 
 def task_bot() -> dict[str, Any]:
     """Question to reply through the real discord.py client and the local fake Discord."""
-    import asyncio
-
     return asyncio.run(_bot_round_trips(60))
 
 
 async def _bot_round_trips(count: int) -> dict[str, Any]:
-    import discord
-
     from bot import create_bot
     from bot.settings import BotSettings
     from index import Index
@@ -193,7 +190,8 @@ async def _bot_round_trips(count: int) -> dict[str, Any]:
     bot_settings = BotSettings(api_base=fake.base_url, gateway_url=fake.gateway_url,
                                feedback_db=str(SCRATCH / "bot.sqlite3"),
                                rate_limit_count=10_000)
-    bot = create_bot(bot_settings, settings, index=Index.open(settings), guild_ready_timeout=0.05)
+    bot = create_bot(bot_settings, settings, index=Index.open(settings),
+                     guild_ready_timeout=0.05)
     await bot.login(fake.token)
     task = asyncio.create_task(bot.connect())
     await asyncio.wait_for(bot.wait_until_ready(), 30)
@@ -212,7 +210,6 @@ async def _bot_round_trips(count: int) -> dict[str, Any]:
         await bot.close()
         task.cancel()
         await fake.stop()
-        del discord
     return {"latency_s": latencies[5:]}
 
 

@@ -118,3 +118,7 @@ class StandInEncoder:
         v += rng.standard_normal(v.shape, dtype=np.float32) * self.noise
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         return v.astype(np.float32)
+
+    def encode_in_context(self, articles: list[tuple[str, list[str]]]) -> list[np.ndarray]:
+        return [self.encode([f"{title}. {s}" for s in sentences]) for title, sentences
+                in articles]

@@ -1,5 +1,10 @@
 """`python -m bot` / `citebot`: the Discord bot when a token is configured (`DISCORD_TOKEN`
-or `CITEBOT_TOKEN_FILE`), else the terminal chat of the core."""
+or `CITEBOT_TOKEN_FILE`), else the terminal chat of the core.
+
+Exit status: 0 after a stop (SIGTERM/SIGINT), 2 for unusable settings, 3 when Discord
+refused the token or the intents (restarting cannot help: `deploy/citebot.service` does not),
+1 for anything else (a crash: a supervisor restarts it).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,10 @@ from index import Index, IndexError_, IndexSettings, SettingsError, index_settin
 
 log = get_logger("bot")
 
+#: Exit statuses a supervisor should not restart on (see deploy/citebot.service).
+BAD_SETTINGS = 2
+REFUSED_BY_DISCORD = 3
+
 
 def main() -> int:
     try:
@@ -24,7 +33,7 @@ def main() -> int:
         token = read_token(settings)
     except SettingsError as exc:
         print(f"citebot: {exc}", file=sys.stderr)
-        return 2
+        return BAD_SETTINGS
     # the bot logs what it does; the terminal chat only warnings, so answers stay readable
     default_level = "INFO" if token is not None else "WARNING"
     logging.basicConfig(level=os.environ.get("CITEBOT_LOG_LEVEL", default_level).upper(),
@@ -66,11 +75,11 @@ async def _run(settings: BotSettings, core: IndexSettings, token: str,
             await bot.start(token)
     except discord.LoginFailure:
         log.error("Discord refused the token (check DISCORD_TOKEN / CITEBOT_TOKEN_FILE)")
-        return 1
+        return REFUSED_BY_DISCORD
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the message-content intent: enable it for the bot in the "
                   "developer portal, or set CITEBOT_MESSAGE_CONTENT_INTENT=false")
-        return 1
+        return REFUSED_BY_DISCORD
     return 0
 
 

@@ -4,8 +4,7 @@ it, the answer store, the rate limiter and the reindex state. Commands live in `
 from __future__ import annotations
 
 import asyncio
-import statistics
-from collections import deque
+import time
 from collections.abc import Awaitable, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +15,9 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot import render
 from bot.log import get_logger
+from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.settings import BotSettings
 from bot.store import AnswerStore
@@ -48,9 +49,11 @@ EXTENSIONS = (
     "bot.exts.ask",
     "bot.exts.context",
     "bot.exts.feedback",
+    "bot.exts.followup",
     "bot.exts.sources",
     "bot.exts.reindex",
     "bot.exts.info",
+    "bot.exts.feeds",
 )
 
 
@@ -64,14 +67,20 @@ class Stats:
     median_seconds: float | None
 
 
-class CiteBot(commands.Bot):
-    """citebot on Discord. Create it with `bot.create_bot(settings)`."""
+class CiteBot(commands.AutoShardedBot):
+    """citebot on Discord. Create it with `bot.create_bot(settings)`.
+
+    Sharded as Discord recommends (one shard below 2,500 servers) unless `shard_count` is
+    set; `shard_ids` picks the shards this process runs when several processes split them.
+    """
 
     def __init__(self, settings: BotSettings, index_settings: IndexSettings,
                  index: Index | None = None, **options: Any) -> None:
         # Only what the bot uses: servers, and messages in them and in DMs.
         intents = discord.Intents(guilds=True, guild_messages=True, dm_messages=True,
                                   message_content=settings.message_content_intent)
+        options.setdefault("shard_count", settings.shard_count or None)
+        options.setdefault("shard_ids", list(settings.shard_ids) or None)
         super().__init__(command_prefix=_prefix, intents=intents, help_command=None,
                          allowed_mentions=NO_MENTIONS, **options)
         self.settings = settings
@@ -86,10 +95,41 @@ class CiteBot(commands.Bot):
               else index_settings.data_dir / "bot.sqlite3")
         self.store = AnswerStore(db)
         self.reindexing = False
-        self._answered = 0
-        self._durations: deque[float] = deque(maxlen=1000)
+        self.metrics = Metrics(lambda: self.latency)
+        if index is not None:
+            self.metrics.index_opened(index)
+        self.commands_synced = False
+        self._sync_task: asyncio.Task[None] | None = None
+        # the CURRENT pointer seen last: another process may switch versions
+        self._seen_current: str | None = index.version if index else None
 
     # -- start-up ------------------------------------------------------------------------
+
+    async def login(self, token: str) -> None:
+        """Log in; Discord's 5xx, 429 and other refusals and network failures are logged
+        and retried with backoff. Only a refused token raises (LoginFailure)."""
+        from bot.startup import retrying
+
+        if self.settings.metrics_port and not self.metrics.serving:
+            try:
+                self.metrics.serve(self.settings.metrics_port)
+            except OSError as exc:  # answering matters more than metrics: go on without
+                log.error("no metrics: cannot listen on 127.0.0.1:%d (%s)",
+                          self.settings.metrics_port, exc.strerror or exc)
+        login = super().login
+
+        async def forget_session() -> None:  # the next attempt opens a fresh HTTP session
+            await self.http.close()
+            self.http.connector = discord.utils.MISSING
+
+        await retrying("logging in to Discord", lambda: login(token),
+                       before_retry=forget_session)
+        if self.shard_count is None:
+            # asked here rather than when connecting, so that a failure is retried too
+            count, _url, _limits = await retrying("asking Discord for the shard count",
+                                                  self.http.get_bot_gateway)
+            self.shard_count = count
+            log.info("Discord recommends %d shard%s", count, "" if count == 1 else "s")
 
     async def setup_hook(self) -> None:
         self.tree.error(self.on_app_command_error)
@@ -102,48 +142,46 @@ class CiteBot(commands.Bot):
                      "is disabled (CITEBOT_MESSAGE_CONTENT_INTENT=false); mentions, DMs and "
                      "slash commands still work", self.settings.command_prefix)
         if self.settings.sync_commands:
-            if self.settings.guild_id:
-                guild = discord.Object(self.settings.guild_id)
-                self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
-            else:
-                synced = await self.tree.sync()
-            log.info("synced %d slash commands", len(synced))
+            from bot.startup import sync_commands
+
+            # in the background: mentions and DMs are answered while Discord refuses it
+            self._sync_task = asyncio.create_task(sync_commands(self))
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (id %s) to %d servers", self.user,
-                 self.user.id if self.user else "?", len(self.guilds))
+        shards = "" if not self.shard_ids else f" (shards {', '.join(map(str, self.shard_ids))}"\
+            f" of {self.shard_count})"
+        log.info("connected as %s (id %s) to %d servers%s", self.user,
+                 self.user.id if self.user else "?", len(self.guilds), shards)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        self.metrics.errors.labels("event").inc()
+        await super().on_error(event_method, *args, **kwargs)
 
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: discord.app_commands.AppCommandError) -> None:
         """Log a failed command and tell its user, instead of leaving them "thinking"."""
+        self.metrics.errors.labels("slash").inc()
         log.error("/%s failed", interaction.command.qualified_name if interaction.command
                   else "?", exc_info=error)
-        text = SORRY
-        if self.is_closed():
-            return
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True,
-                                                allowed_mentions=NO_MENTIONS)
-            else:
-                await interaction.response.send_message(text, ephemeral=True,
-                                                        allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
-            pass
+        if not self.is_closed():
+            await say_sorry(interaction)
 
     async def on_command_error(self, context: commands.Context[Any],
                                exception: commands.CommandError) -> None:
         """Unknown prefix commands are ignored (they may be for another bot); others logged."""
         if isinstance(exception, commands.CommandNotFound):
             return
+        self.metrics.errors.labels("prefix").inc()
         log.error("%s failed", context.message.content[:40], exc_info=exception)
 
     async def on_message(self, message: discord.Message) -> None:
         """Messages are routed by `bot.exts.ask` (questions, mentions, DMs, prefix commands)."""
 
     async def close(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
         await super().close()
+        self.metrics.stop()
         self.index_thread.shutdown(wait=False, cancel_futures=True)
 
     # -- the index -----------------------------------------------------------------------
@@ -155,24 +193,57 @@ class CiteBot(commands.Bot):
     async def reopen_index(self) -> bool:
         """Open the current index version and start answering from it; False (and
         `index_problem` set) if there is no usable index."""
-        from index import Index
+        from index import Index, current_version_name
 
+        # what is tried now is not retried at the next question unless CURRENT changes
+        self._seen_current = current_version_name(self.index_settings.data_dir)
         try:
             fresh = await asyncio.to_thread(Index.open, self.index_settings)
         except IndexNotFound as exc:
             self.index_problem = (f"No articles are indexed yet — an admin can run "
-                                  f"`/reindex`. ({exc})")
+                                  f"`/reindex`. ({render.escape(str(exc))})")
             log.warning("no index to answer from: %s", exc)
             return False
         except IndexDamaged as exc:
-            self.index_problem = (f"The index cannot be used: {exc}. An admin can run "
-                                  "`/reindex` to rebuild it.")
+            self.index_problem = (f"The index cannot be used: {render.escape(str(exc))}. An "
+                                  "admin can run `/reindex` to rebuild it.")
             log.error("no index to answer from: %s", exc)
             return False
-        self.index, self.index_problem = fresh, ""
+        self.use_index(fresh)
         log.info("answering from index version %s (%d articles, %d sentences)",
                  fresh.version, fresh.article_count, fresh.sentence_count)
         return True
+
+    def use_index(self, fresh: Index) -> None:
+        """Answer from `fresh` from now on."""
+        self.index, self.index_problem = fresh, ""
+        self.metrics.index_opened(fresh)
+
+    async def follow_current_version(self) -> None:
+        """Switch to the version CURRENT names if another process (another shard's
+        `/reindex`, `citebot-index build`) switched it. Checked before every question: one
+        read of a small file (about 20 µs), so no answer comes from a replaced version."""
+        if self.reindexing:
+            return
+        from index import current_version_name
+
+        name = await self.in_index_thread(current_version_name, self.index_settings.data_dir)
+        if name is None or name == self._seen_current:
+            return
+        self._seen_current = name
+        log.info("the index was switched to version %s by another process; reopening", name)
+        from index import Index
+
+        try:
+            # on a thread of its own: questions asked meanwhile are answered from the old
+            # version instead of waiting (this one waits: it gets the new version)
+            fresh = await asyncio.to_thread(Index.open, self.index_settings)
+        except (IndexNotFound, IndexDamaged) as exc:
+            log.error("could not open index version %s: %s; still answering from %s", name,
+                      exc, self.index.version if self.index else "no index")
+            return
+        if not self.reindexing:
+            self.use_index(fresh)
 
     def require_index(self) -> Index:
         if self.index is None:
@@ -191,31 +262,36 @@ class CiteBot(commands.Bot):
             return str(guild_id)
         return SHARED
 
-    async def answer(self, question: str, guild_id: int | None, source: str | None = None
-                     ) -> Answer:
+    async def answer(self, question: str, guild_id: int | None, source: str | None = None,
+                     context: tuple[Answer, ...] = ()) -> Answer:
         """The index's answer to `question` as seen from `guild_id`, optionally only from the
-        article `source` (a doc id); measured for `/stats`."""
+        article `source` (a doc id), read as a possible follow-up of the answers in
+        `context` (oldest first); measured for `/stats`."""
+        started = time.monotonic()
+        await self.follow_current_version()
         index = self.require_index()
         k = self.index_settings.max_citations
         collections = self.collections_for(guild_id)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         if source:
             result = await self.in_index_thread(_answer_from, index, question, k, collections,
-                                                source)
+                                                source, context)
         else:
-            result = await self.in_index_thread(_answer, index, question, k, collections)
-        self._answered += 1
-        self._durations.append(loop.time() - started)
+            result = await self.in_index_thread(_answer, index, question, k, collections,
+                                                context)
+        self.metrics.answer_seconds.observe(time.monotonic() - started)
+        self.metrics.answers.labels("refusal" if result.abstained else "answer").inc()
         return result
 
     async def sources(self, guild_id: int | None) -> list[ArticleInfo]:
+        await self.follow_current_version()
         index = self.require_index()
         return await self.in_index_thread(index.sources, self.collections_for(guild_id))
 
     def stats(self) -> Stats:
-        median = statistics.median(self._durations) if self._durations else None
-        return Stats(self._answered, median)
+        """Questions answered and the median answer time, from the answer store: they
+        survive restarts and count every process sharing the store."""
+        questions, median = self.store.answer_stats()
+        return Stats(questions, median)
 
     def show_closest(self, answer: Answer) -> bool:
         """Whether an abstention is close enough to the threshold to show its best sentence."""
@@ -236,6 +312,8 @@ class CiteBot(commands.Bot):
         if self.reindexing:
             raise BuildInProgress("A reindex is already running.")
         self.reindexing = True
+        started = time.monotonic()
+        ran = ok = True
         try:
             loop = asyncio.get_running_loop()
             latest: list[BuildProgress] = []
@@ -254,13 +332,22 @@ class CiteBot(commands.Bot):
                     except discord.HTTPException:
                         log.warning("could not show reindex progress", exc_info=True)
             report, fresh = build.result()
-            self.index, self.index_problem = fresh, ""
-            log.info("reindexed: version %s, %d articles, %d sentences (%d embedded, %d "
-                     "reused) in %.1f s", report.version, report.articles, report.sentences,
-                     report.embedded_articles, report.reused_articles, report.seconds)
-            return report
+        except BuildInProgress:
+            ran = False  # another process is building: not this process's reindex
+            raise
+        except BaseException:
+            ok = False
+            raise
         finally:
             self.reindexing = False
+            if ran:
+                self.metrics.reindexed(time.monotonic() - started, ok, time.time())
+        self.use_index(fresh)
+        self._seen_current = report.version  # the build switched CURRENT to it
+        log.info("reindexed: version %s, %d articles, %d sentences (%d embedded, %d "
+                 "reused) in %.1f s", report.version, report.articles, report.sentences,
+                 report.embedded_articles, report.reused_articles, report.seconds)
+        return report
 
     def build_and_open(self, progress: Callable[[BuildProgress], None]
                        ) -> tuple[BuildReport, Index]:
@@ -286,15 +373,30 @@ class CiteBot(commands.Bot):
         return False
 
 
-def _answer(index: Index, question: str, k: int, collections: Collection[str]) -> Answer:
-    return index.answer(question, k=k, collections=collections)
+async def say_sorry(interaction: discord.Interaction) -> None:
+    """Tell the user, privately, that their command failed (instead of leaving them
+    "thinking"); a reply that cannot be sent is given up."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(SORRY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(SORRY, ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        pass
+
+
+def _answer(index: Index, question: str, k: int, collections: Collection[str],
+            context: tuple[Answer, ...] = ()) -> Answer:
+    return index.answer(question, k=k, collections=collections, context=context)
 
 
 def _answer_from(index: Index, question: str, k: int, collections: Collection[str],
-                 doc_id: str) -> Answer:
+                 doc_id: str, context: tuple[Answer, ...] = ()) -> Answer:
     """The answer quoting only the article `doc_id` (an abstention if it is not visible in
     `collections`)."""
-    return index.answer(question, k=k, collections=collections, doc_ids={doc_id})
+    return index.answer(question, k=k, collections=collections, doc_ids={doc_id},
+                        context=context)
 
 
 def _prefix(bot: commands.Bot, message: discord.Message) -> list[str]:

@@ -15,7 +15,8 @@ from urllib.parse import quote, urldefrag
 
 import discord
 
-from index import Answer, ArticleInfo, Citation
+from index import Answer, ArticleInfo, Citation, Feed, NewArticle
+from index.types import display_date
 
 # Discord's documented limits.
 CONTENT_MAX = 2000
@@ -31,6 +32,11 @@ ELLIPSIS = "…"
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
 ERROR_COLOUR = discord.Colour.red()
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 article`, `2 articles`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def dlen(text: str) -> int:
@@ -85,9 +91,12 @@ def _link_target(url: str) -> str:
 
 
 def source_line(n: int, c: Citation, *, link: bool = True) -> str:
-    """`**[n]** [Title](link-to-sentence) — paragraph p, sentence s`."""
+    """`**[n]** [Title](link-to-sentence) — 26 Nov 2026, paragraph p, sentence s` (the date
+    when known)."""
     title = clip(c.title or c.doc_id, 120).replace("[", "\\[").replace("]", "\\]")
     where = f"paragraph {c.paragraph}, sentence {c.sentence}"
+    if c.date:
+        where = f"{escape(c.date)}, {where}"
     if c.url and link:
         line = f"**[{n}]** [{title}](<{_link_target(fragment_link(c.url, c.text))}>) — {where}"
         if dlen(line) <= FIELD_VALUE_MAX:
@@ -131,7 +140,8 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
     an answer when `show_closest` is true and the answer has one.
     """
     budget = _Budget()
-    index_note = f"index {version}" if version else ""
+    index_note = " · ".join(filter(None, [follow_up_note(answer),
+                                           f"index {version}" if version else ""]))
     title = budget.take(_title(answer.question))
     if answer.abstained or not answer.citations:
         budget.take(index_note)
@@ -162,10 +172,20 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
     _add_fields(embed, "Sources", sources[:shown], budget)
     hidden = len(answer.citations) - shown
     if hidden:
-        footer = f"{hidden} more quote{'s' if hidden > 1 else ''} did not fit · {footer}"
+        footer = f"{plural(hidden, 'more quote')} did not fit · {footer}"
     if footer:
         embed.set_footer(text=footer.strip(" ·")[:FOOTER_MAX])
     return embed
+
+
+def follow_up_note(answer: Answer) -> str:
+    """"read as a follow-up of: <question>" (footer text: plain, short), or ""."""
+    if answer.follow_up_of is None:
+        return ""
+    earlier = " ".join(answer.follow_up_of.split())
+    if len(earlier) > 80:
+        earlier = earlier[:79].rstrip() + ELLIPSIS
+    return f"read as a follow-up of: {earlier}"
 
 
 def _abstention_embed(answer: Answer, title: str, footer: str, budget: _Budget,
@@ -255,17 +275,58 @@ def sources_embed(articles: Sequence[ArticleInfo], page: int, per_page: int) -> 
     for a in articles[page * per_page:(page + 1) * per_page]:
         title = clip(a.title or a.doc_id, 150).replace("[", "\\[").replace("]", "\\]")
         name = f"[{title}](<{_link_target(a.url)}>)" if a.url else f"**{title}**"
-        lines.append(f"{name} — {a.sentences} sentences, indexed {_when(a.indexed_at)}")
+        lines.append(f"{name} — {plural(a.sentences, 'sentence')}, indexed "
+                     f"{_when(a.indexed_at)}")
     if not lines:
         lines.append("No articles are indexed yet. An admin can add one with `/source add`.")
+    embed.description = budget.take(_lines_that_fit(lines, budget))
+    embed.set_footer(text=f"Page {page + 1}/{pages}")
+    return embed
+
+
+def _lines_that_fit(lines: Sequence[str], budget: _Budget) -> str:
+    """As many of `lines` as fit in one embed description (whole lines only)."""
     description = ""
     for line in lines:
         candidate = f"{description}\n{line}" if description else line
         if dlen(candidate) > min(DESCRIPTION_MAX, budget.left - 64):
             break
         description = candidate
-    embed.description = budget.take(description)
-    embed.set_footer(text=f"Page {page + 1}/{pages}")
+    return description
+
+
+def new_articles_embed(articles: Sequence[NewArticle], shown: int = 10) -> discord.Embed:
+    """"3 new articles indexed", with the first `shown` titles linked to their pages."""
+    n = len(articles)
+    embed = discord.Embed(title=f"📰 {plural(n, 'new article')} indexed",
+                          colour=ANSWER_COLOUR)
+    lines = []
+    for a in articles[:shown]:
+        title = clip(a.title, 150).replace("[", "\\[").replace("]", "\\]")
+        line = f"• [{title}](<{_link_target(a.url)}>)" if a.url else f"• {title}"
+        date = display_date(a.published)
+        lines.append(line + (f" — {escape(date)}" if date else ""))
+    if n > shown:
+        lines.append(f"…and {n - shown} more (`/sources` lists them)")
+    embed.description = "\n".join(lines)[:DESCRIPTION_MAX]
+    return embed
+
+
+def feeds_embed(feeds: Sequence[Feed]) -> discord.Embed:
+    """The followed feeds: URL, articles, last check, last error."""
+    budget = _Budget()
+    embed = discord.Embed(title=budget.take(f"Followed feeds ({len(feeds)})"),
+                          colour=ANSWER_COLOUR)
+    lines = []
+    for f in feeds:
+        checked = _when(f.last_check) if f.last_check else "not checked yet"
+        line = f"• <{_link_target(f.url)}> — {plural(f.articles, 'article')}, checked {checked}"
+        if f.last_error:
+            line += f"\n  ⚠️ {clip(f.last_error, 300)}"
+        lines.append(line)
+    if not lines:
+        lines.append("No feeds are followed. An admin can add one with `/feed add`.")
+    embed.description = budget.take(_lines_that_fit(lines, budget))
     return embed
 
 
@@ -281,8 +342,11 @@ def _when(iso: str) -> str:
 
 
 def error_embed(text: str) -> discord.Embed:
-    """A short message about something the user can fix."""
-    return discord.Embed(description=clip(text, DESCRIPTION_MAX), colour=ERROR_COLOUR)
+    """A short message about something the user can fix. `text` is the bot's own markdown
+    (`/reindex` shows as code): escape any user or article text in it with `escape`."""
+    if dlen(text) > DESCRIPTION_MAX:
+        text = text[: DESCRIPTION_MAX - 2] + ELLIPSIS
+    return discord.Embed(description=text, colour=ERROR_COLOUR)
 
 
 def embed_size(embed: discord.Embed) -> int:

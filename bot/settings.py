@@ -53,18 +53,47 @@ class BotSettings:
     """On abstention, show the closest sentence if its confidence is this close to the threshold."""
     progress_interval: float = 1.0
     """Least seconds between two edits of a `/reindex` progress message."""
+    metrics_port: int = 0
+    """Serve Prometheus metrics on http://127.0.0.1:<port>/metrics; 0 means off."""
+    shard_count: int = 0
+    """Gateway shards of the whole bot; 0 means as many as Discord recommends."""
+    shard_ids: tuple[int, ...] = ()
+    """The shards this process runs (needs `shard_count`); empty means all of them."""
+    feed_interval_minutes: float = 30.0
+    """Minutes between two checks of the followed feeds (±10% jitter); 0 checks only when a
+    feed is added or removed."""
+    announce_channel_id: int = 0
+    """Channel where new feed articles are announced after an update; 0 announces nothing."""
+    followup_minutes: float = 10.0
+    """A direct message within this many minutes of the bot's last answer there is read as a
+    possible follow-up of it (0: direct messages are always new questions)."""
 
     def __post_init__(self) -> None:
         if self.rate_limit_count < 1 or self.rate_limit_seconds <= 0:
             raise SettingsError("rate_limit_count must be >= 1 and rate_limit_seconds > 0")
+        if self.followup_minutes < 0:
+            raise SettingsError("followup_minutes must be >= 0")
         if self.max_question_chars < 1:
             raise SettingsError("max_question_chars must be >= 1")
         if not 1 <= self.sources_per_page <= 25:
             raise SettingsError("sources_per_page must be between 1 and 25")
         if not self.api_base.startswith(("http://", "https://")):
             raise SettingsError(f"api_base must be an http(s) URL, not {self.api_base!r}")
+        if self.feed_interval_minutes < 0:
+            raise SettingsError("feed_interval_minutes must be >= 0")
         if not self.gateway_url.startswith(("ws://", "wss://")):
             raise SettingsError(f"gateway_url must be a ws(s) URL, not {self.gateway_url!r}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(f"metrics_port must be a TCP port (0 = off), not "
+                                f"{self.metrics_port}")
+        if self.shard_count < 0:
+            raise SettingsError("shard_count must be >= 0 (0 = as Discord recommends)")
+        if self.shard_ids and not self.shard_count:
+            raise SettingsError("shard_ids needs shard_count (the shards of the whole bot)")
+        bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+        if bad or len(set(self.shard_ids)) != len(self.shard_ids):
+            raise SettingsError(f"shard_ids must be distinct shards from 0 to "
+                                f"{self.shard_count - 1}, not {list(self.shard_ids)}")
 
 
 def bot_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> BotSettings:

@@ -1,14 +1,18 @@
-"""The bot's own SQLite file: every answer shown (so its buttons work after a restart) and
-the 👍/👎 feedback on it, kept with the question and the cited sentences."""
+"""The bot's own SQLite file: every answer shown (so its buttons work after a restart and
+`/stats` counts across restarts), the 👍/👎 feedback on it, kept with the question and the
+cited sentences, and the conversations answers belong to (which message showed an answer,
+which answer it followed up), so a follow-up is read in its context after a restart too."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from index import Answer, Citation
 
@@ -22,8 +26,16 @@ CREATE TABLE IF NOT EXISTS answers (
     question TEXT NOT NULL,
     abstained INTEGER NOT NULL,
     confidence REAL NOT NULL,
-    citations TEXT NOT NULL          -- JSON list of Citation.to_json()
+    citations TEXT NOT NULL,         -- JSON list of Citation.to_json()
+    seconds REAL                     -- time taken to answer (NULL in stores made before it)
 );
+CREATE TABLE IF NOT EXISTS turns (
+    answer_id INTEGER PRIMARY KEY REFERENCES answers(id),
+    previous_id INTEGER REFERENCES answers(id),  -- the answer this one followed up, or NULL
+    message_id INTEGER                           -- the message that showed the answer
+);
+CREATE INDEX IF NOT EXISTS turns_by_message ON turns(message_id);
+CREATE INDEX IF NOT EXISTS answers_by_asker ON answers(user_id, channel_id, id);
 CREATE TABLE IF NOT EXISTS feedback (
     answer_id INTEGER NOT NULL REFERENCES answers(id),
     user_id INTEGER NOT NULL,
@@ -40,6 +52,19 @@ class StoredAnswer:
     question: str
     guild_id: int | None
     citations: tuple[Citation, ...]
+    user_id: int = 0
+    channel_id: int | None = None
+    asked_at: float = 0.0
+    abstained: bool = False
+    confidence: float = 0.0
+
+    def as_answer(self) -> Answer:
+        """The answer as the core's conversation context takes it (an abstention keeps the
+        closest sentence it showed)."""
+        if self.abstained:
+            return Answer(self.question, (), True, self.confidence,
+                          self.citations[0] if self.citations else None)
+        return Answer(self.question, self.citations, False, self.confidence)
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,9 @@ class AnswerStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
+            if "seconds" not in columns:  # a store from an older version
+                db.execute("ALTER TABLE answers ADD COLUMN seconds REAL")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10)
@@ -66,26 +94,79 @@ class AnswerStore:
         return db
 
     def record_answer(self, answer: Answer, *, user_id: int, guild_id: int | None,
-                      channel_id: int | None) -> int:
-        """Store an answer shown to a user; returns its id (used in button custom ids)."""
+                      channel_id: int | None, seconds: float | None = None,
+                      previous_id: int | None = None) -> int:
+        """Store an answer shown to a user, and how long it took; returns its id (used in
+        button custom ids). `previous_id` is the answer it was read as a follow-up of."""
         shown = answer.citations or ((answer.closest,) if answer.closest else ())
         with closing(self._connect()) as db, db:
             cur = db.execute(
                 "INSERT INTO answers (asked_at, guild_id, channel_id, user_id, question,"
-                " abstained, confidence, citations) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " abstained, confidence, citations, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), guild_id, channel_id, user_id, answer.question,
                  int(answer.abstained), answer.confidence,
-                 json.dumps([c.to_json() for c in shown])),
+                 json.dumps([c.to_json() for c in shown]), seconds),
             )
-            return int(cur.lastrowid or 0)
+            answer_id = int(cur.lastrowid or 0)
+            db.execute("INSERT INTO turns (answer_id, previous_id) VALUES (?, ?)",
+                       (answer_id, previous_id))
+            return answer_id
+
+    def set_message(self, answer_id: int, message_id: int) -> None:
+        """Remember the message that showed `answer_id` (replies to it are follow-ups)."""
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT INTO turns (answer_id, message_id) VALUES (?, ?) ON CONFLICT"
+                       " (answer_id) DO UPDATE SET message_id = excluded.message_id",
+                       (answer_id, message_id))
+
+    def answer_stats(self, recent: int = 1000) -> tuple[int, float | None]:
+        """How many answers were stored, and the median time of the last `recent` timed
+        ones (None before the first)."""
+        with closing(self._connect()) as db:
+            count = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            times = [row[0] for row in db.execute(
+                "SELECT seconds FROM answers WHERE seconds IS NOT NULL ORDER BY id DESC"
+                " LIMIT ?", (recent,))]
+        return int(count), (statistics.median(times) if times else None)
 
     def get_answer(self, answer_id: int) -> StoredAnswer | None:
         with closing(self._connect()) as db:
-            row = db.execute("SELECT id, question, guild_id, citations FROM answers WHERE id = ?",
+            row = db.execute(f"SELECT {_COLUMNS} FROM answers WHERE id = ?",
                              (answer_id,)).fetchone()
-        if row is None:
-            return None
-        return StoredAnswer(row[0], row[1], row[2], _citations(row[3]))
+        return None if row is None else _stored(row)
+
+    def answer_shown_in(self, message_id: int) -> StoredAnswer | None:
+        """The answer that the message `message_id` showed, if it showed one."""
+        with closing(self._connect()) as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM answers WHERE id ="
+                             " (SELECT answer_id FROM turns WHERE message_id = ?)",
+                             (message_id,)).fetchone()
+        return None if row is None else _stored(row)
+
+    def last_answer(self, user_id: int, channel_id: int, since: float = 0.0
+                    ) -> StoredAnswer | None:
+        """The latest answer given to `user_id` in `channel_id` at or after `since`."""
+        with closing(self._connect()) as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM answers WHERE user_id = ? AND"
+                             " channel_id = ? AND asked_at >= ? ORDER BY id DESC LIMIT 1",
+                             (user_id, channel_id, since)).fetchone()
+        return None if row is None else _stored(row)
+
+    def conversation(self, answer_id: int, turns: int = 3) -> list[StoredAnswer]:
+        """`answer_id` and the answers it followed up, at most `turns`, oldest first."""
+        chain: list[StoredAnswer] = []
+        current: int | None = answer_id
+        with closing(self._connect()) as db:
+            while current is not None and len(chain) < turns:
+                row = db.execute(f"SELECT {_COLUMNS} FROM answers WHERE id = ?",
+                                 (current,)).fetchone()
+                if row is None:
+                    break
+                chain.append(_stored(row))
+                link = db.execute("SELECT previous_id FROM turns WHERE answer_id = ?",
+                                  (current,)).fetchone()
+                current = link[0] if link and link[0] != current else None
+        return chain[::-1]
 
     def record_vote(self, answer_id: int, user_id: int, vote: int) -> bool:
         """Store (or change) one user's vote on an answer; False if the answer is unknown."""
@@ -108,6 +189,15 @@ class AnswerStore:
                 " FROM feedback f JOIN answers a ON a.id = f.answer_id ORDER BY f.voted_at"
             ).fetchall()
         return [Vote(r[0], r[1], r[2], r[3], _citations(r[4])) for r in rows]
+
+
+_COLUMNS = ("id, question, guild_id, citations, user_id, channel_id, asked_at, abstained,"
+            " confidence")
+
+
+def _stored(row: Any) -> StoredAnswer:
+    return StoredAnswer(row[0], row[1], row[2], _citations(row[3]), row[4], row[5], row[6],
+                        bool(row[7]), row[8])
 
 
 def _citations(raw: str) -> tuple[Citation, ...]:

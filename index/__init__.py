@@ -11,7 +11,8 @@ The API the bot (and anyone else) uses::
     for c in answer.citations:
         print(c.text, c.title, c.paragraph, c.sentence, c.start, c.end)
 
-Heavy modules (torch, faiss) are imported only when an index is opened or built.
+Heavy modules (FAISS, ONNX Runtime) are imported only when an index is opened or built; torch
+only to export the model to ONNX, once (`index/embed.py`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,26 @@ from index.types import (
     SkippedFile,
     Source,
 )
+from index.versions import current_version_name
 
 if TYPE_CHECKING:
     from index.builder import add_article, build
     from index.engine import Index
+    from index.feeds import (
+        Feed,
+        FeedError,
+        NewArticle,
+        UpdateReport,
+        add_feed,
+        list_feeds,
+        remove_feed,
+        update_feeds,
+    )
 
-_LAZY = {"Index": "index.engine", "build": "index.builder", "add_article": "index.builder"}
+_LAZY = {"Index": "index.engine", "build": "index.builder", "add_article": "index.builder",
+         **{name: "index.feeds" for name in ("Feed", "FeedError", "NewArticle", "UpdateReport",
+                                             "add_feed", "list_feeds", "remove_feed",
+                                             "update_feeds")}}
 
 
 def __getattr__(name: str) -> Any:
@@ -57,5 +72,7 @@ __all__ = [
     "SHARED", "Answer", "ArticleInfo", "ArticleRejected", "BuildInProgress", "BuildProgress",
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
     "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
-    "build", "index_settings",
+    "build", "current_version_name", "index_settings",
+    "Feed", "FeedError", "NewArticle", "UpdateReport", "add_feed", "list_feeds", "remove_feed",
+    "update_feeds",
 ]

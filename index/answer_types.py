@@ -17,7 +17,7 @@ particular questions. Sentence expressions are computed once per sentence and re
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -354,14 +354,14 @@ def _novel(strings: tuple[str, ...], question: str) -> bool:
 class TypeEvidence:
     """Typed expressions of the sentences of one index version, computed on first use."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        self.texts = texts
-        self._memo: list[dict[int, tuple[str, ...]] | None] = [None] * len(texts)
+    def __init__(self, text_of: Callable[[int], str], rows: int) -> None:
+        self.text_of = text_of
+        self._memo: list[dict[int, tuple[str, ...]] | None] = [None] * rows
 
     def of(self, row: int) -> dict[int, tuple[str, ...]]:
         found = self._memo[row]
         if found is None:
-            found = expressions(self.texts[row])
+            found = expressions(self.text_of(row))
             self._memo[row] = found
         return found
 
@@ -370,7 +370,7 @@ class TypeEvidence:
         question does not already contain; 0.0 otherwise (and for untyped questions)."""
         bits = ANSWERED_BY[kind]
         out = np.zeros(len(rows), dtype=np.float32)
-        if not bits or not len(self.texts):
+        if not bits:
             return out
         q = question.lower()
         for i, row in enumerate(rows):
@@ -384,8 +384,6 @@ class TypeEvidence:
     def has(self, rows: np.ndarray, bit: int, question: str) -> np.ndarray:
         """Per row: 1.0 when it holds a new (not in the question) expression of kind `bit`."""
         out = np.zeros(len(rows), dtype=np.float32)
-        if not len(self.texts):
-            return out
         q = question.lower()
         for i, row in enumerate(rows):
             strings = self.of(int(row)).get(bit)

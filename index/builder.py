@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from index.errors import (
 from index.settings import IndexSettings
 from index.sources import Article, Unreadable, parse_html, parse_text, read_sources, suffix_of
 from index.types import SHARED, BuildProgress, BuildReport, ProgressCallback, Source
+from index.vectors import faiss_index
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,13 @@ def articles_dir(settings: IndexSettings, collection: str = SHARED) -> Path:
 
 
 def configured_sources(settings: IndexSettings) -> list[Source]:
-    """The configured sources plus every article added with `add_article`."""
+    """The configured sources plus every article added with `add_article` or from a feed."""
     found = [Source(Path(p), SHARED) for p in settings.sources]
-    added = settings.data_dir / "articles"
-    if added.is_dir():
-        for folder in sorted(p for p in added.iterdir() if p.is_dir()):
-            found.append(Source(folder, SHARED if folder.name == SHARED_DIR else folder.name))
+    for added in (settings.data_dir / "articles", settings.data_dir / "feeds"):
+        if added.is_dir():
+            for folder in sorted(p for p in added.iterdir() if p.is_dir()):
+                found.append(Source(folder, SHARED if folder.name == SHARED_DIR
+                                    else folder.name))
     return found
 
 
@@ -135,22 +136,6 @@ def hnsw_ef_search(setting: int, sentences: int) -> int:
     if setting > 0:
         return setting
     return min(2048, max(256, sentences // 500))
-
-
-def _faiss_index(vectors: np.ndarray, kind: str) -> Any:
-    import faiss
-
-    dim = vectors.shape[1]
-    kind = faiss_kind(kind, len(vectors))
-    inner: Any
-    if kind == "hnsw":
-        inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = 80
-    else:
-        inner = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIDMap2(inner)
-    index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
-    return index
 
 
 def build(settings: IndexSettings, progress: ProgressCallback | None = None,
@@ -288,10 +273,14 @@ def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
     report(BuildProgress("writing", 0, 1))
     np.save(work / "sentences.npy", sent_vecs)
     np.save(work / "passages.npy", pass_vecs)
+    spans = np.array([(r.article, r.paragraph, r.sentence, r.start, r.end) for r in rows],
+                     dtype=np.int32).reshape(n, 5)
+    np.save(work / "rows.npy", spans)
     import faiss
 
-    faiss.write_index(_faiss_index(sent_vecs, settings.faiss_index), str(work / "sentences.faiss"))
-    faiss.write_index(_faiss_index(pass_vecs, settings.faiss_index), str(work / "passages.faiss"))
+    kind = faiss_kind(settings.faiss_index, n)
+    faiss.write_index(faiss_index(sent_vecs, kind), str(work / "sentences.faiss"))
+    faiss.write_index(faiss_index(pass_vecs, kind), str(work / "passages.faiss"))
 
     sentence_tokens = [lexical.tokenize(t) for t in texts]
     title_tokens = {a.title: lexical.tokenize(a.title) for a in articles}

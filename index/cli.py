@@ -84,13 +84,19 @@ class ProgressBar:
             self.bar = None
 
 
+def _plural(n: int, noun: str) -> str:
+    """`1 article`, `2 articles`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def print_report(report: BuildReport) -> None:
     if report.unchanged:
-        click.echo(f"Index {report.version} is up to date: {report.articles} articles, "
-                   f"{report.sentences} sentences.")
+        click.echo(f"Index {report.version} is up to date: "
+                   f"{_plural(report.articles, 'article')}, "
+                   f"{_plural(report.sentences, 'sentence')}.")
     else:
-        click.echo(f"Built index {report.version}: {report.articles} articles, "
-                   f"{report.sentences} sentences ({report.embedded_articles} embedded, "
+        click.echo(f"Built index {report.version}: {_plural(report.articles, 'article')}, "
+                   f"{_plural(report.sentences, 'sentence')} ({report.embedded_articles} embedded, "
                    f"{report.reused_articles} reused) in {report.seconds:.1f}s.")
     for skipped in report.skipped:
         click.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
@@ -161,7 +167,8 @@ def open_index(settings: IndexSettings, build_if_missing: bool = False) -> Index
 
 
 def format_citation(n: int, c: Citation) -> str:
-    where = f"{c.title}, paragraph {c.paragraph}, sentence {c.sentence} " \
+    dated = f", {c.date}" if c.date else ""
+    where = f"{c.title}{dated}, paragraph {c.paragraph}, sentence {c.sentence} " \
             f"(characters {c.start}–{c.end})"
     lines = [f"[{n}] “{c.text}”", f"    — {where}"]
     if c.url:
@@ -170,6 +177,12 @@ def format_citation(n: int, c: Citation) -> str:
 
 
 def format_answer(answer: Answer) -> str:
+    if answer.follow_up_of is not None:
+        return f"(read as a follow-up of: {answer.follow_up_of})\n" + _format_quotes(answer)
+    return _format_quotes(answer)
+
+
+def _format_quotes(answer: Answer) -> str:
     if answer.abstained:
         text = "The indexed articles don't say."
         if answer.closest is not None:
@@ -183,7 +196,9 @@ def format_answer(answer: Answer) -> str:
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
-              help="JSONL file of questions ({\"question\": ...} or a plain string a line).")
+              help="JSONL file of questions ({\"question\": ...} or a plain string a line). "
+                   "Lines with the same \"conversation\": \"<id>\" are the turns of one "
+                   "conversation, in file order: each may be a follow-up of the earlier ones.")
 @click.option("-k", "--max-citations", type=int, default=None, help="At most this many quotes.")
 @click.option("--collection", "collections", multiple=True,
               help="Search only these collections (repeatable; '' is the shared one).")
@@ -192,7 +207,7 @@ def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
         max_citations: int | None, collections: tuple[str, ...]) -> None:
     """Answer QUESTION with the sentences that answer it, or say the articles don't."""
     settings = _settings(ctx)
-    questions: list[str] = []
+    questions: list[tuple[str, str | None]] = []  # (question, conversation id)
     if batch is not None:
         for lineno, line in enumerate(batch, 1):
             if not line.strip():
@@ -204,15 +219,23 @@ def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
             text = item.get("question") if isinstance(item, dict) else item
             if not isinstance(text, str):
                 raise click.ClickException(f"{batch.name}:{lineno}: no \"question\" string")
-            questions.append(text)
+            conversation = item.get("conversation") if isinstance(item, dict) else None
+            if conversation is not None and not isinstance(conversation, str | int):
+                raise click.ClickException(
+                    f"{batch.name}:{lineno}: \"conversation\" must be a string id")
+            questions.append((text, None if conversation is None else str(conversation)))
     if question:
-        questions.append(question)
+        questions.append((question, None))
     if not questions:
         raise click.UsageError("give a QUESTION or --batch FILE")
     with user_errors():
         idx = open_index(settings, build_if_missing=True)
-        for i, q in enumerate(questions):
-            answer = idx.answer(q, k=max_citations, collections=collections or None)
+        turns: dict[str, list[Answer]] = {}
+        for i, (q, conversation) in enumerate(questions):
+            context = turns.setdefault(conversation, []) if conversation is not None else []
+            answer = idx.answer(q, k=max_citations, collections=collections or None,
+                                context=tuple(context))
+            context.append(answer)
             if as_json:
                 click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
             else:
@@ -236,10 +259,11 @@ def sources(ctx: click.Context, as_json: bool) -> None:
                 click.echo(json.dumps(a.__dict__, ensure_ascii=False))
             else:
                 coll = f" [{a.collection}]" if a.collection else ""
-                click.echo(f"{a.doc_id}{coll}: {a.title} — {a.sentences} sentences, "
+                click.echo(f"{a.doc_id}{coll}: {a.title} — {_plural(a.sentences, 'sentence')}, "
                            f"indexed {a.indexed_at}" + (f"\n    {a.url}" if a.url else ""))
         if not as_json:
-            click.echo(f"{len(items)} articles, {idx.sentence_count} sentences, "
+            click.echo(f"{_plural(len(items), 'article')}, "
+                       f"{_plural(idx.sentence_count, 'sentence')}, "
                        f"index {idx.version}.")
 
 
@@ -253,13 +277,17 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 @click.option("--nyt/--no-nyt", default=True, help="Score the NYT dev split.")
 @click.option("--leave-out/--no-leave-out", default=True,
               help="Also ask each question without its own article (abstention figures).")
+@click.option("--followups", is_flag=True,
+              help="Also score the two-turn conversations of followups_dev.jsonl (indexes "
+                   "the bundled article with the NYT documents).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
 def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: bool,
-                 leave_out: bool, as_json: bool) -> None:
+                 leave_out: bool, followups: bool, as_json: bool) -> None:
     """Score answer quality on the evaluation data (skipped cleanly when it is absent).
 
-    Indexes go to <data-dir>/eval-seed and <data-dir>/eval-nyt (reused when re-run).
+    Indexes go to <data-dir>/eval-seed, <data-dir>/eval-nyt and <data-dir>/eval-followups
+    (reused when re-run).
     """
     from index import evaluate
 
@@ -299,6 +327,15 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
             }
         elif nyt:
             click.echo(f"nyt: {folder / evaluate.NYT_DOCS} not found, skipped", err=True)
+        if followups and all((folder / name).is_file()
+                             for name in (evaluate.FOLLOWUPS, evaluate.NYT_DOCS)):
+            idx = evaluate.followup_index(
+                evaluate.scratch_settings(settings, "eval-followups"), folder,
+                progress=ProgressBar(sys.stderr.isatty()))
+            figures["followups"] = followup_figures(*evaluate.followup_results(idx, folder))
+        elif followups:
+            click.echo(f"followups: {folder / evaluate.FOLLOWUPS} or the NYT documents not "
+                       "found, skipped", err=True)
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -318,9 +355,49 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                        f"{settings.abstain_threshold:g}: answered {n['answered']:.1%} of "
                        f"answerable, refused {n['refused_without_article']:.1%} with the "
                        "article left out")
+    if "followups" in figures:
+        f = figures["followups"]
+        click.echo(f"followups_dev, turn 2 (index: bundled article + NYT dev documents; "
+                   f"turn 1 correct {f['turn 1']['correct']}/{f['turn 1']['n']}):")
+        for name in ("follow-ups", "switches", "unanswerable refused"):
+            g = f[name]
+            n = max(1, g["n"])
+            click.echo(f"  {name}: {g['correct']}/{g['n']} ({g['correct'] / n:.0%}; lenient "
+                       f"{g['lenient']}/{g['n']}), read as follow-ups {g['read_as_follow_up']}"
+                       f"/{g['n']}; the same questions asked standalone: {g['standalone']}/"
+                       f"{g['n']} ({g['standalone'] / n:.0%})")
+        if f["wrong"]:
+            click.echo(f"  wrong: {', '.join(f['wrong'])}")
+
+
+def followup_figures(first: list[Any], second: list[Any], alone: list[Any]
+                     ) -> dict[str, Any]:
+    """Turn-2 accuracy per group of kinds (strict and lenient), the same questions asked
+    standalone, and turn-1 accuracy."""
+    from index.evaluate import FOLLOW_UP_KINDS
+
+    groups = {"follow-ups": FOLLOW_UP_KINDS, "switches": ("switch",),
+              "unanswerable refused": ("unanswerable",)}
+    out: dict[str, Any] = {}
+    for name, kinds in groups.items():
+        chosen = [i for i, r in enumerate(second) if r.kind in kinds]
+        out[name] = {
+            "n": len(chosen),
+            "correct": sum(second[i].correct for i in chosen),
+            "lenient": sum(second[i].lenient for i in chosen),
+            "read_as_follow_up": sum(second[i].read_as_follow_up for i in chosen),
+            "standalone": sum(alone[i].correct for i in chosen),
+        }
+    out["turn 1"] = {"n": len(first), "correct": sum(r.correct for r in first)}
+    out["wrong"] = [r.id for r in second if not r.correct]
+    return out
 
 
 # --- chat -----------------------------------------------------------------------------------
+
+#: earlier answers a chat question may borrow from
+CHAT_TURNS = 3
+
 
 def chat_loop(settings: IndexSettings, stdin: Any = None) -> None:
     """Terminal Q&A on the same engine as the bot; builds the index first if needed."""
@@ -328,14 +405,23 @@ def chat_loop(settings: IndexSettings, stdin: Any = None) -> None:
     idx = open_index(settings, build_if_missing=True)
     titles = ", ".join(a.title for a in idx.sources()[:3])
     more = "" if idx.article_count <= 3 else f" and {idx.article_count - 3} more"
-    click.echo(f"citebot — ask about {titles}{more}. Empty line or Ctrl-D to quit.")
+    click.echo(f"citebot — ask about {titles}{more}. Follow-up questions are read in the "
+               "context of the previous answers; /new starts afresh. Empty line or Ctrl-D "
+               "to quit.")
+    conversation: list[Answer] = []
     while True:
         if stdin.isatty():
             click.echo("? ", nl=False)
         line = stdin.readline()
         if not line or not line.strip():
             return
-        click.echo(format_answer(idx.answer(line.strip())) + "\n")
+        if line.strip() == "/new":
+            conversation.clear()
+            click.echo("(a new conversation)\n")
+            continue
+        answer = idx.answer(line.strip(), context=tuple(conversation[-CHAT_TURNS:]))
+        conversation.append(answer)
+        click.echo(format_answer(answer) + "\n")
 
 
 @cli.command()
@@ -344,6 +430,16 @@ def chat(ctx: click.Context) -> None:
     """Ask questions in the terminal (the default when no Discord token is set)."""
     with user_errors():
         chat_loop(_settings(ctx))
+
+
+def _add_feed_commands() -> None:
+    from index.feed_cli import feed, update_command
+
+    cli.add_command(feed)
+    cli.add_command(update_command)
+
+
+_add_feed_commands()
 
 
 def main() -> None:

@@ -157,14 +157,16 @@ class Tokens:
     model ships often pads and truncates everything to 128 instead)."""
 
     def __init__(self, tokenizer: Any, max_tokens: int) -> None:
+        padding = tokenizer.padding
+        self.pad_id = int(padding["pad_id"]) if padding else (tokenizer.token_to_id("[PAD]")
+                                                              or 0)
         tokenizer.no_padding()
         tokenizer.no_truncation()
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         specials = tokenizer.post_process(tokenizer.encode("", add_special_tokens=False))
-        self.prefix = [i for i in specials.ids][:1]  # [CLS]
-        self.suffix = [i for i in specials.ids][1:]  # [SEP]
-        self.pad_id = tokenizer.token_to_id("[PAD]") or 0
+        self.prefix = list(specials.ids[:1])  # [CLS]
+        self.suffix = list(specials.ids[1:])  # [SEP]
 
     def texts(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text with the model's special tokens, truncated like

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
-from index import segment, store, versions
+from index import followup, segment, store, versions
 from index.builder import FORMAT, hnsw_ef_search
 from index.embed import Encoder, load_encoder
 from index.errors import IndexDamaged, IndexNotFound
 from index.lexical import Lexicon
 from index.retrieve import Ranker, Ranking
 from index.settings import IndexSettings
+from index.store import MANIFEST as MANIFEST_NAME
 from index.types import Answer, ArticleInfo, Citation
+from index.vectors import StoredVectors
 
 log = logging.getLogger(__name__)
+
+
+#: files of a version that only the next build reads (exact vectors, to reuse)
+BUILD_ONLY = frozenset({"sentences.npy", "passages.npy"})
 
 
 class CitationMismatch(AssertionError):
@@ -36,6 +43,36 @@ class _Row:
     text: str
 
 
+class SentenceTable(Sequence[_Row]):
+    """Every sentence row of a version, from one int32 array (article, paragraph,
+    sentence, start, end) instead of an object per row; a row's text is its article's text
+    at the span (the text the splitter stored is checked against it when quoted)."""
+
+    def __init__(self, spans: np.ndarray, articles: Sequence[store.ArticleRow]) -> None:
+        self.spans = spans
+        self.articles = articles
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    @overload
+    def __getitem__(self, row: int) -> _Row: ...
+    @overload
+    def __getitem__(self, row: slice) -> Sequence[_Row]: ...
+
+    def __getitem__(self, row: int | slice) -> _Row | Sequence[_Row]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        article, paragraph, sentence, start, end = (int(v) for v in self.spans[row])
+        return _Row(article, paragraph, sentence, start, end,
+                    self.articles[article].text[start:end])
+
+    @property
+    def article(self) -> np.ndarray:
+        """The article of every row."""
+        return np.asarray(self.spans[:, 0], dtype=np.int64)
+
+
 class Index:
     """An opened index version. Thread-safe for concurrent `answer` calls.
 
@@ -44,7 +81,7 @@ class Index:
     """
 
     def __init__(self, settings: IndexSettings, version_dir: Path, encoder: Encoder,
-                 articles: list[store.ArticleRow], rows: list[_Row], ranker: Ranker) -> None:
+                 articles: list[store.ArticleRow], rows: SentenceTable, ranker: Ranker) -> None:
         self.settings = settings
         self.version_dir = version_dir
         self.version = version_dir.name
@@ -81,36 +118,48 @@ class Index:
         import faiss
 
         manifest = store.read_manifest(version_dir)
-        store.verify(version_dir, manifest)
+        built_format = manifest.get("format")
+        if isinstance(built_format, int) and built_format > FORMAT:
+            raise IndexDamaged(
+                f"{version_dir} was built by a newer citebot (index format {built_format}; "
+                f"this one reads format {FORMAT}); upgrade citebot, or run "
+                "`citebot-index build` to rebuild the index with this one")
+        if built_format != FORMAT:
+            raise IndexDamaged(f"{version_dir} was built by an older citebot (index format "
+                               f"{built_format}; this one reads {FORMAT}); run "
+                               "`citebot-index build` to rebuild it (articles are read again)")
+        # the .npy vectors are for the next build to reuse, not for answering
+        listed = manifest.get("files")
+        store.verify(version_dir, manifest, [name for name in listed if name not in BUILD_ONLY]
+                     if isinstance(listed, dict) else None)
         db = store.open_readonly(version_dir / "meta.sqlite")
         try:
             articles = store.load_articles(db)
-            table = store.load_sentence_table(db)
         except Exception as exc:  # sqlite3.DatabaseError and friends on a damaged file
             raise IndexDamaged(f"{version_dir / 'meta.sqlite'} is damaged ({exc}); "
                                "run `citebot-index build`") from None
         finally:
             db.close()
-        rows = [_Row(*r) for r in table]
+        try:
+            spans = np.load(version_dir / "rows.npy", mmap_mode="r")
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexDamaged(f"{version_dir / 'rows.npy'} is damaged or missing ({exc}); "
+                               "run `citebot-index build`") from None
+        if spans.ndim != 2 or spans.shape[1] != 5 or spans.shape[0] != int(
+                str(manifest.get("sentences", -1))):
+            raise IndexDamaged(f"{version_dir / 'rows.npy'} does not match "
+                               f"{version_dir / MANIFEST_NAME}; run `citebot-index build`")
+        rows = SentenceTable(spans, articles)
 
-        def load_array(name: str) -> np.ndarray:
-            path = version_dir / name
-            try:
-                # mapped, not read: the pages are shared with the OS cache, and a large
-                # corpus does not hold a second copy of its vectors in the process
-                array = np.load(path, mmap_mode="r")
-            except (OSError, ValueError, EOFError) as exc:
-                raise IndexDamaged(f"{path} is damaged or missing ({exc}); "
-                                   "run `citebot-index build`") from None
-            if array.ndim != 2 or array.shape[0] != len(rows) or array.dtype != np.float32:
-                raise IndexDamaged(f"{path} does not match {version_dir / 'meta.sqlite'}; "
-                                   "run `citebot-index build`")
-            return array
+        faiss_mapped = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+                        if hasattr(faiss, "IO_FLAG_MMAP_IFC") else 0)
 
         def load_faiss(name: str) -> object:
             path = version_dir / name
             try:
-                index = faiss.read_index(str(path))
+                # the vectors mapped, not read, where this faiss can (IndexFlatCodes storage,
+                # under Flat and HNSW): processes serving one version share their pages
+                index = faiss.read_index(str(path), faiss_mapped)
             except RuntimeError as exc:
                 raise IndexDamaged(f"{path} is damaged or missing ({str(exc).splitlines()[0]}); "
                                    "run `citebot-index build`") from None
@@ -122,29 +171,25 @@ class Index:
                 inner.hnsw.efSearch = hnsw_ef_search(settings.hnsw_ef_search, index.ntotal)
             return index
 
-        sentences = load_array("sentences.npy")
-        passages = load_array("passages.npy")
         faiss_sentences = load_faiss("sentences.faiss")
         faiss_passages = load_faiss("passages.faiss")
+        sentences = StoredVectors(faiss_sentences)
+        passages = StoredVectors(faiss_passages)
         try:
             lexicon = Lexicon.load(version_dir / "lexicon")
         except (OSError, ValueError, KeyError) as exc:
             raise IndexDamaged(f"{version_dir / 'lexicon'} is damaged or missing ({exc}); "
                                "run `citebot-index build`") from None
-        if manifest.get("format") != FORMAT:
-            raise IndexDamaged(f"{version_dir} was built by another version of citebot "
-                               f"(index format {manifest.get('format')}, this one reads "
-                               f"{FORMAT}); run `citebot-index build` to rebuild it")
         encoder = load_encoder(settings)
         if manifest.get("model") != encoder.label:
             raise IndexDamaged(
                 f"{version_dir} was built with the model {manifest.get('model')!r}, but the "
                 f"settings ask for {encoder.label!r}; run `citebot-index build`")
-        row_article = np.array([r.article for r in rows], dtype=np.int64)
+        row_article = rows.article
         first = np.array([a.first_row for a in articles], dtype=np.int64)
         counts = np.array([a.n_sentences for a in articles], dtype=np.int64)
         ranker = Ranker(sentences, passages, faiss_sentences, faiss_passages, lexicon,
-                        row_article, first, counts, texts=[r.text for r in rows])
+                        row_article, first, counts, text_of=lambda row: rows[row].text)
         return cls(settings, version_dir, encoder, articles, rows, ranker)
 
     # --- facts --------------------------------------------------------------------------
@@ -193,6 +238,8 @@ class Index:
                           and (wanted is None or a.doc_id in wanted)
                           and a.doc_id not in unwanted for a in self.articles),
                          dtype=bool, count=len(self.articles))
+        if ok.all():
+            return None  # every article may be quoted: search without a filter
         return ok[self.ranker.row_article]
 
     def rank(self, question: str, allowed: np.ndarray | None = None) -> Ranking:
@@ -202,23 +249,66 @@ class Index:
     def answer(self, question: str, k: int | None = None,
                collections: Collection[str] | None = None,
                doc_ids: Collection[str] | None = None,
-               exclude_doc_ids: Collection[str] = ()) -> Answer:
+               exclude_doc_ids: Collection[str] = (),
+               context: Sequence[Answer] = ()) -> Answer:
         """The sentences that answer `question`, best first, or an abstention.
 
         `collections` and `doc_ids` limit the articles searched (None: all of them);
-        `exclude_doc_ids` leaves articles out.
+        `exclude_doc_ids` leaves articles out. `context` holds the conversation's earlier
+        answers, oldest first: a follow-up ("What did he say about patrols?") borrows from
+        them (`index/followup.py`) and its answer's `follow_up_of` names the question it
+        borrowed from. Without context, or for a question read as new, the answer is the
+        standalone one.
         """
         k = self.settings.max_citations if k is None else k
         question = question.strip()
         if not question or self.sentence_count == 0:
             return Answer(question, (), True, 0.0, None)
-        ranking = self.rank(question, self.allowed_rows(collections, doc_ids, exclude_doc_ids))
+        allowed = self.allowed_rows(collections, doc_ids, exclude_doc_ids)
+        reading = self.read(question, context)
+        if reading.is_follow_up:
+            ranking = self.rank_follow_up(reading, allowed)
+        else:
+            ranking = self.rank(question, allowed)
         if len(ranking.rows) == 0:
-            return Answer(question, (), True, 0.0, None)
+            return Answer(question, (), True, 0.0, None, reading.follow_up_of)
         citations = self._cite(ranking, k)
         if ranking.confidence < self.settings.abstain_threshold:
-            return Answer(question, (), True, ranking.confidence, citations[0])
-        return Answer(question, tuple(citations), False, ranking.confidence, None)
+            return Answer(question, (), True, ranking.confidence, citations[0],
+                          reading.follow_up_of)
+        return Answer(question, tuple(citations), False, ranking.confidence, None,
+                      reading.follow_up_of)
+
+    def read(self, question: str, context: Sequence[Answer] = ()) -> followup.Reading:
+        """How `question` is read after the answers in `context` (see `index/followup.py`)."""
+        if not context:
+            return followup.Reading(question, "standalone")
+        texts = {a.doc_id: a.text for a in self.articles}
+        return followup.read(question, context, lambda doc_id: texts.get(doc_id, ""))
+
+    def rank_follow_up(self, reading: followup.Reading,
+                       allowed: np.ndarray | None = None) -> Ranking:
+        """Rank a follow-up: its expanded text for BM25, its embedding plus the borrowed
+        words' for the dense signals, the conversation's article as a prior; sentences
+        already quoted are not quoted again (a follow-up asks for something new)."""
+        own, borrowed = self.encoder.encode([reading.question, reading.borrowed])
+        q = own + followup.BORROWED_WEIGHT * borrowed
+        q = (q / max(float(np.linalg.norm(q)), 1e-9)).astype(np.float32)
+        prior = np.zeros(self.sentence_count, dtype=np.float32)
+        wanted = set(reading.prior_doc_ids)
+        quoted = {(c.doc_id, c.start, c.end) for c in reading.quoted}
+        quoted_docs = {c.doc_id for c in reading.quoted}
+        fresh = np.ones(self.sentence_count, dtype=bool)
+        for a in self.articles:
+            if a.doc_id in wanted:
+                prior[a.first_row:a.first_row + a.n_sentences] = followup.ARTICLE_PRIOR
+            if a.doc_id in quoted_docs:
+                for row in range(a.first_row, a.first_row + a.n_sentences):
+                    r = self.rows[row]
+                    fresh[row] = (a.doc_id, r.start, r.end) not in quoted
+        allowed = fresh if allowed is None else allowed & fresh
+        prior[~allowed] = 0.0
+        return self.ranker.rank(reading.expanded, q, allowed, prior=prior)
 
     def _cite(self, ranking: Ranking, k: int) -> list[Citation]:
         """The top sentence, plus runners-up that score close to it (at most `k`)."""
@@ -232,16 +322,17 @@ class Index:
         return [self.citation(int(ranking.rows[i]), float(ranking.scores[i])) for i in chosen]
 
     def citation(self, row: int, score: float) -> Citation:
-        """The citation for a sentence row, verified against the stored article text."""
+        """The citation for a sentence row, verified: the sentence text stored when the
+        version was built must be the article's text at the row's span."""
         r = self.rows[row]
         a = self.articles[r.article]
-        quoted = a.text[r.start:r.end]
-        if quoted != r.text or not quoted.strip():
+        stored = store.sentence_text(self.version_dir / "meta.sqlite", row)
+        if stored != r.text or not r.text.strip():
             raise CitationMismatch(
-                f"row {row} of {self.version}: stored sentence {r.text!r} does not match "
-                f"the article text at [{r.start}, {r.end}): {quoted!r}")
+                f"row {row} of {self.version}: stored sentence {stored!r} does not match "
+                f"the article text at [{r.start}, {r.end}): {r.text!r}")
         return Citation(a.doc_id, a.title, a.url, r.paragraph, r.sentence, r.start, r.end,
-                        quoted, score)
+                        r.text, score, a.published)
 
 
 #: runners-up within this fused-score distance of the best sentence are cited too

@@ -26,7 +26,7 @@ import numpy as np
 from index.builder import build
 from index.engine import Index
 from index.settings import BUNDLED_CORPUS, IndexSettings
-from index.types import ProgressCallback, Source
+from index.types import Answer, ProgressCallback, Source
 
 NYT_DOCS = "nyt_dev_documents.jsonl.gz"
 NYT_QUESTIONS = "nyt_dev_questions.jsonl.gz"
@@ -176,3 +176,63 @@ def seed_index(settings: IndexSettings) -> Index:
     """The bundled article alone, indexed into `settings.data_dir`."""
     build(settings, sources=[Source(BUNDLED_CORPUS)])
     return Index.open(settings)
+
+
+# --- two-turn conversations (followups_dev.jsonl) -------------------------------------------
+
+FOLLOWUPS = "followups_dev.jsonl"
+#: follow-up kinds scored together as "follow-ups"
+FOLLOW_UP_KINDS = ("pronoun", "ellipsis", "definite")
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    id: str
+    kind: str
+    question: str
+    correct: bool
+    """Top citation matches a gold sentence (or, with no gold, the answer abstained)."""
+    lenient: bool
+    """The same, but a citation counts when either normalised text contains the other."""
+    read_as_follow_up: bool
+    top: str | None
+
+
+def followup_index(settings: IndexSettings, folder: Path,
+                   progress: ProgressCallback | None = None) -> Index:
+    """The bundled article and every NYT dev document, indexed into `settings.data_dir`."""
+    build(settings, progress=progress,
+          sources=[Source(BUNDLED_CORPUS), Source(folder / NYT_DOCS)])
+    return Index.open(settings)
+
+
+def _score(answer: Answer, gold: list[str]) -> tuple[bool, bool]:
+    if not gold:
+        return answer.abstained, answer.abstained
+    if not answer.citations:
+        return False, False
+    top = _norm(answer.citations[0].text)
+    golds = [_norm(g) for g in gold]
+    return top in golds, any(top in g or g in top for g in golds)
+
+
+def followup_results(index: Index, folder: Path
+                     ) -> tuple[list[TurnResult], list[TurnResult], list[TurnResult]]:
+    """(turn 1, turn 2 in context, turn 2 asked standalone) for every conversation."""
+    first: list[TurnResult] = []
+    second: list[TurnResult] = []
+    alone: list[TurnResult] = []
+    for line in (folder / FOLLOWUPS).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        t1, t2 = item["turns"][:2]
+        a1 = index.answer(t1["question"])
+        a2 = index.answer(t2["question"], context=(a1,))
+        s2 = index.answer(t2["question"])
+        for out, answer, turn in ((first, a1, t1), (second, a2, t2), (alone, s2, t2)):
+            strict, lenient = _score(answer, turn["gold"])
+            out.append(TurnResult(item["id"], item["kind"], turn["question"], strict, lenient,
+                                  answer.follow_up_of is not None,
+                                  answer.citations[0].text if answer.citations else None))
+    return first, second, alone

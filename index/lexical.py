@@ -41,9 +41,10 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop words removed, Snowball-stemmed words."""
-    stop = _stopwords()
+def tokenize(text: str, stop: frozenset[str] | None = None) -> list[str]:
+    """Lower-cased, stop words (`stop`, default bm25s's English list) removed,
+    Snowball-stemmed words."""
+    stop = _stopwords() if stop is None else stop
     words = [w for w in WORD.findall(text.lower()) if w not in stop]
     return list(_stemmer().stemWords(words))
 
@@ -138,10 +139,12 @@ class Lexicon:
     """BM25 and coverage at the three levels, for one index version."""
 
     def __init__(self, vocab: dict[str, int], idf: np.ndarray,
-                 postings: dict[str, Postings]) -> None:
+                 postings: dict[str, Postings], stopwords: frozenset[str]) -> None:
         self.vocab = vocab
         self.idf = idf
         self.postings = postings
+        #: the list the index was built with, kept with it (and answering needs no bm25s)
+        self.stopwords = stopwords
         self.max_idf = float(idf.max()) if len(idf) else 1.0
 
     @classmethod
@@ -158,12 +161,13 @@ class Lexicon:
         n = max(1, len(sentence_tokens))
         df = np.diff(postings["sentence"].starts)  # sentences holding each word
         idf = np.log((n + 1) / (df + 0.5)).astype(np.float32)
-        return cls(vocab, idf, postings)
+        return cls(vocab, idf, postings, _stopwords())
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         sizes = {name: p.size for name, p in self.postings.items()}
-        (folder / "vocab.json").write_text(json.dumps({"words": self.vocab, "sizes": sizes}),
+        (folder / "vocab.json").write_text(json.dumps({"words": self.vocab, "sizes": sizes,
+                                                       "stopwords": sorted(self.stopwords)}),
                                            encoding="utf-8")
         np.save(folder / "idf.npy", self.idf)
         for name, postings in self.postings.items():
@@ -173,22 +177,24 @@ class Lexicon:
     def load(cls, folder: Path) -> Lexicon:
         meta = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         vocab, sizes = meta["words"], meta["sizes"]
+        stopwords = frozenset(meta["stopwords"])
         idf = np.load(folder / "idf.npy")
         postings = {name: Postings.load(folder, name, int(sizes[name])) for name in LEVELS}
         if len(idf) != len(vocab) or any(len(p.starts) != len(vocab) + 1
                                          for p in postings.values()):
             raise ValueError("the vocabulary does not match the postings")
-        return cls(vocab, idf, postings)
+        return cls(vocab, idf, postings, stopwords)
 
     def query(self, question: str) -> QueryTerms:
-        tokens = list(dict.fromkeys(tokenize(question)))
+        tokens = list(dict.fromkeys(tokenize(question, self.stopwords)))
         known = [t for t in tokens if t in self.vocab]
         ids = np.array([self.vocab[t] for t in known], dtype=np.int64)
         idf = self.idf[ids] if len(ids) else np.zeros(0, dtype=np.float32)
         # a word the corpus never uses weighs a little more than its rarest word
         missing = (len(tokens) - len(known)) * (self.max_idf + math.log(2))
         words = WORD.findall(question)
-        names = list(dict.fromkeys(t for w in words[1:] if w[:1].isupper() for t in tokenize(w)))
+        names = list(dict.fromkeys(t for w in words[1:] if w[:1].isupper()
+                                   for t in tokenize(w, self.stopwords)))
         name_ids = np.array([self.vocab[t] for t in names if t in self.vocab], dtype=np.int64)
         return QueryTerms(known, ids, idf, float(idf.sum()) + missing, name_ids, len(names))
 

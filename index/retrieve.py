@@ -23,8 +23,18 @@
    same in any corpus: the top candidate's raw similarities and word coverage, whether the
    single signals agree on its article, how many of the question's names its article and
    context contain, whether it, its neighbours and its article hold an expression of the
-   asked kind, how far it stands out in its article and its article among the others, and
-   how much of the question the corpus never mentions.
+   asked kind, and how far it stands out in its article. (Evidence that depends on the
+   corpus, such as z-scores or margins over other articles, is measured by the refit but
+   given no weight: a question about one article is judged like one about thousands.)
+   The bias puts the default threshold 0.5 where 7% of the answerable NYT fit questions
+   are refused.
+
+Follow-up questions (`index/followup.py`) use the same ranking through one small hook: they
+are ranked with their expanded text and vector, and `rank(..., prior=...)` adds a per-row
+score (a bonus for the article the conversation is about, a penalty for sentences already
+quoted); rows with a bonus join the candidates. Without `prior`, nothing changes. (The
+ranking scores are scaled by the refit to the spread the round-1 fused score had, so the
+prior and the citation margin keep their meaning.)
 
 Both models are fitted by `benchmarks/fit_weights.py` (one command, from scratch) on the
 Wikipedia training questions of `../shared/train/` (every fifth article held out) and NYT
@@ -34,7 +44,7 @@ dev questions 800–1499; `citebot-index eval` reports on NYT dev questions 0–
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +54,7 @@ import numpy as np
 
 from index import answer_types, lexical
 from index.lexical import Lexicon, QueryTerms
+from index.vectors import VectorRows
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
             "c_sent", "c_ctx")
@@ -116,10 +127,10 @@ def sigmoid(x: float) -> float:
 
 
 class Ranker:
-    def __init__(self, sentences: np.ndarray, passages: np.ndarray, faiss_sentences: object,
+    def __init__(self, sentences: VectorRows, passages: VectorRows, faiss_sentences: object,
                  faiss_passages: object, lexicon: Lexicon, row_article: np.ndarray,
                  article_first_row: np.ndarray, article_rows: np.ndarray,
-                 texts: Sequence[str] | None = None) -> None:
+                 text_of: Callable[[int], str] | None = None) -> None:
         self.sentences = sentences
         self.passages = passages
         self.faiss = {"sentences": faiss_sentences, "passages": faiss_passages}
@@ -137,10 +148,12 @@ class Ranker:
         if n > 1:
             self.has_next[:-1] = same_prev[1:]
         # typed expressions of each sentence (computed on first use)
-        self.texts = texts
+        # a sentence's text by row (read on demand), for the evidence computed from words
+        self.text_of = text_of
         self._bigram_memo: list[frozenset[tuple[str, str]] | None] = \
-            [None] * (len(texts) if texts is not None else 0)
-        self.types = answer_types.TypeEvidence(texts) if texts is not None else None
+            [None] * (len(row_article) if text_of is not None else 0)
+        self.types = answer_types.TypeEvidence(text_of, len(row_article)) \
+            if text_of is not None else None
         rng = np.random.default_rng(0)
         self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False)) \
             if n else np.zeros(0, dtype=np.int64)
@@ -173,9 +186,10 @@ class Ranker:
         top = np.argpartition(-scores, k - 1)[:k]
         return top[np.isfinite(scores[top]) & (scores[top] > 0)]
 
-    def candidates(self, question: str, q: np.ndarray,
-                   allowed: np.ndarray | None = None) -> tuple[Candidates, Candidates]:
-        """(pool, sample): evidence for the candidate rows and for the reference sample."""
+    def candidates(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
+                   extra: np.ndarray | None = None) -> tuple[Candidates, Candidates]:
+        """(pool, sample): evidence for the candidate rows (plus the rows `extra`) and for
+        the reference sample."""
         terms = self.lexicon.query(question)
         b_sent_all = self.lexicon.bm25_scores("sentence", terms)
         b_ctx_all = self.lexicon.bm25_scores("context", terms)
@@ -193,6 +207,8 @@ class Ranker:
         for a in self._top(doc_scores, TOP_ARTICLES, None):
             first = self.article_first_row[a]
             parts.append(np.arange(first, first + min(self.article_rows[a], ARTICLE_ROWS_CAP)))
+        if extra is not None:
+            parts.append(extra)
         pool = np.unique(np.concatenate(parts).astype(np.int64)) if parts else np.zeros(0, int)
         if allowed is not None:
             pool = pool[allowed[pool]]
@@ -271,8 +287,8 @@ class Ranker:
         position = rows - self.article_first_row[pool.articles]
         f[:, col["pos_log"]] = np.log1p(position)
         f[:, col["first"]] = position == 0
-        if self.texts is not None:
-            f[:, col["len_log"]] = np.log1p([len(self.texts[r]) for r in rows.tolist()])
+        if self.text_of is not None:
+            f[:, col["len_log"]] = np.log1p([len(self.text_of(r)) for r in rows.tolist()])
         f[:, col["names_sent"]] = self._names("sentence", pool.terms, rows)
         f[:, col["names_ctx"]] = self._names("context", pool.terms, rows)
         if self.types is None:
@@ -300,8 +316,8 @@ class Ranker:
     def _bigram_set(self, row: int) -> frozenset[tuple[str, str]]:
         found = self._bigram_memo[row]
         if found is None:
-            assert self.texts is not None
-            tokens = lexical.tokenize(self.texts[row])
+            assert self.text_of is not None
+            tokens = lexical.tokenize(self.text_of(row))
             found = frozenset(zip(tokens, tokens[1:], strict=False))
             self._bigram_memo[row] = found
         return found
@@ -339,23 +355,30 @@ class Ranker:
         return found / terms.name_count
 
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
-             model: Model | None = None) -> Ranking:
-        """Candidates best first, with the confidence that the best one answers."""
-        return self.rank_with_evidence(question, q, allowed, model)[0]
+             model: Model | None = None, prior: np.ndarray | None = None) -> Ranking:
+        """Candidates best first, with the confidence that the best one answers.
+
+        `prior` (one value per row, or None) is added to the score; rows where it is
+        positive are candidates too (see `index/followup.py`)."""
+        return self.rank_with_evidence(question, q, allowed, model, prior)[0]
 
     def rank_with_evidence(self, question: str, q: np.ndarray,
-                           allowed: np.ndarray | None = None,
-                           model: Model | None = None) -> tuple[Ranking, np.ndarray | None]:
+                           allowed: np.ndarray | None = None, model: Model | None = None,
+                           prior: np.ndarray | None = None
+                           ) -> tuple[Ranking, np.ndarray | None]:
         """`rank`, plus the abstention evidence the confidence came from (None: no
         candidate)."""
         nothing = Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
         if self.n == 0 or (allowed is not None and not allowed.any()):
             return nothing, None  # no article may be quoted: no statistics to compute either
-        pool, _ = self.candidates(question, q, allowed)
+        extra = None if prior is None else np.flatnonzero(prior > 0)
+        pool, _ = self.candidates(question, q, allowed, extra)
         if len(pool.rows) == 0:
             return nothing, None
         model = model or load_model()
         fused = self.features(question, pool) @ model.weights
+        if prior is not None:
+            fused = fused + prior[pool.rows]
         order = np.argsort(-fused, kind="stable")
         x = self.abstain_features(question, pool, order, fused)
         return Ranking(pool.rows[order], fused[order], model.confidence(x)), x

@@ -57,6 +57,13 @@ class IndexSettings:
     """Allow fetching URLs that resolve to loopback, private or link-local addresses."""
     fetch_max_mb: float = 5.0
     fetch_timeout: float = 15.0
+    feeds: tuple[str, ...] = ()
+    """RSS/Atom feed URLs that `citebot-index update` (and the bot) follow, besides those added
+    with `feed add`."""
+    feed_max_articles: int = 200
+    """Per feed, at most this many articles are kept (the newest)."""
+    feed_max_age_days: float = 0.0
+    """Feed entries published longer ago than this are skipped; 0 means no limit."""
 
     def __post_init__(self) -> None:
         if self.encoder not in ("onnx", "torch"):

@@ -132,11 +132,17 @@ def parse_html(path: Path, data: bytes, collection: str = SHARED) -> Article:
     if not text or not text.strip():
         raise Unreadable("no article text found in the HTML")
     meta = trafilatura.extract_metadata(html)
+    title = (meta.title if meta and meta.title else "") or title_from_name(path)
     # trafilatura separates paragraphs with single newlines; our paragraphs are blank-line separated
-    body = "\n\n".join(p.strip() for p in normalize_text(text).split("\n") if p.strip())
+    paragraphs = [p.strip() for p in normalize_text(text).split("\n") if p.strip()]
+    if paragraphs and is_headline(paragraphs[0], title):
+        paragraphs = paragraphs[1:]  # the headline is the title, not a quotable sentence
+    if not paragraphs:
+        raise Unreadable("no article text found in the HTML (only a headline)")
+    body = "\n\n".join(paragraphs)
     return Article(
         doc_id=slug(path.stem),
-        title=(meta.title if meta and meta.title else "") or title_from_name(path),
+        title=title,
         url=(meta.url if meta and meta.url else None),
         text=body,
         source=str(path),
@@ -144,6 +150,18 @@ def parse_html(path: Path, data: bytes, collection: str = SHARED) -> Article:
         published=(meta.date if meta and meta.date else None),
         author=(meta.author if meta and meta.author else None),
     )
+
+
+def is_headline(paragraph: str, title: str) -> bool:
+    """Whether `paragraph` repeats the title (alone, or before a "| Site" style suffix)."""
+    def norm(text: str) -> str:
+        return " ".join(text.casefold().split()).rstrip(" .!?:")
+
+    first, whole = norm(paragraph), norm(title)
+    if not first:
+        return False
+    return first == whole or (whole.startswith(first)
+                              and whole[len(first):].lstrip()[:1] in {"|", "-", "–", "—", ":"})
 
 
 def parse_jsonl(path: Path, data: bytes, collection: str = SHARED

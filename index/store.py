@@ -4,11 +4,14 @@ Layout of a version directory::
 
     meta.sqlite          articles (with their full text) and sentence rows (with their text)
     sentences.npy        float32 [n, dim] embeddings of each sentence alone
-    passages.npy         float32 [n, dim] embeddings of the passage ending at each sentence
-                         (title + previous sentence + sentence)
-    sentences.faiss      FAISS index over sentences.npy (FAISS id = sentence row)
+    passages.npy         float32 [n, dim] embeddings of each sentence read in its article
+                         (one encoder pass over title, previous sentence and what follows)
+    rows.npy             int32 [n, 5]: article, paragraph, sentence, start, end of each row
+    sentences.faiss      FAISS index over sentences.npy (FAISS id = sentence row): flat, or
+                         HNSW over 8-bit codes; answering reads vectors from here (vectors.py)
     passages.faiss       FAISS index over passages.npy
-    lexicon/             BM25 indexes and word-presence matrices (see lexical.py)
+    lexicon/             vocabulary, IDF, and per level the postings (items and BM25 scores
+                         of every word; see lexical.py)
     manifest.json        version, model, counts and the sha256 of every other file; written
                          last (a version without it is incomplete)
 """
@@ -129,6 +132,16 @@ def load_sentence_table(db: sqlite3.Connection
     return db.execute(
         "SELECT article, paragraph, sentence, start, end, text FROM sentences ORDER BY row"
     ).fetchall()
+
+
+def sentence_text(path: Path, row: int) -> str | None:
+    """The text stored for sentence `row` when the version was built (None if absent)."""
+    db = open_readonly(path)
+    try:
+        found = db.execute("SELECT text FROM sentences WHERE row = ?", (row,)).fetchone()
+    finally:
+        db.close()
+    return None if found is None else str(found[0])
 
 
 def write_manifest(version_dir: Path, manifest: dict[str, object]) -> None:

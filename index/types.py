@@ -27,6 +27,8 @@ class Citation:
     end: int
     text: str
     score: float
+    published: str | None = None
+    """The article's publication date as the source gives it (ISO `2026-11-26` mostly)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -39,7 +41,27 @@ class Citation:
             "end": self.end,
             "text": self.text,
             "score": round(self.score, 4),
+            "published": self.published,
         }
+
+    @property
+    def date(self) -> str | None:
+        """The publication date for people ("26 Nov 2026"), or None when unknown."""
+        return display_date(self.published)
+
+
+def display_date(published: str | None) -> str | None:
+    """"26 Nov 2026" for an ISO date or date-time; other text as it is (trimmed)."""
+    import datetime as dt
+
+    text = (published or "").strip()
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return text[:40]
+    return f"{day.day} {day.strftime('%b')} {day.year}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,7 @@ class Answer:
 
     When `abstained` is true, `citations` is empty and `closest` may hold the best
     sentence found, which is *not* an answer (for "closest match" displays).
+    `follow_up_of` is set when the question was read in the context of an earlier one.
     """
 
     question: str
@@ -55,6 +78,8 @@ class Answer:
     abstained: bool
     confidence: float
     closest: Citation | None = None
+    follow_up_of: str | None = None
+    """The earlier question this one was read as a follow-up of (None: read on its own)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -63,6 +88,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "citations": [c.to_json() for c in self.citations],
             "closest": self.closest.to_json() if self.closest else None,
+            "follow_up_of": self.follow_up_of,
         }
 
 

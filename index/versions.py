@@ -68,6 +68,16 @@ def current_version(data_dir: Path) -> Path:
     return version
 
 
+def current_version_name(data_dir: Path) -> str | None:
+    """The version name CURRENT holds, or None if there is no (readable, well-formed) pointer.
+    Cheap (one small read), for processes that watch for a switch made by another."""
+    try:
+        name = (data_dir / POINTER).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name if VERSION_NAME.match(name) else None
+
+
 def switch_to(data_dir: Path, version: Path) -> None:
     """Point CURRENT at `version` atomically: readers see the old or the new name, never half."""
     tmp = data_dir / (POINTER + ".tmp")

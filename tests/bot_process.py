@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +24,11 @@ class BotProcess:
 
 @asynccontextmanager
 async def bot_process(fake: FakeDiscord, cwd: Path, data_dir: Path,
+                      ready: Callable[[], bool] | None = None,
                       **env: str) -> AsyncIterator[BotProcess]:
     """Start `python -m bot` with `fake`'s token and URLs, `data_dir` and the extra `env`;
-    enter once it has connected and synced its commands (or exited); terminate it after."""
+    enter once it has connected and synced its commands (or `ready()`), or exited;
+    terminate it after."""
     full_env = {**os.environ, "DISCORD_TOKEN": fake.token, "CITEBOT_API_BASE": fake.base_url,
                 "CITEBOT_GATEWAY_URL": fake.gateway_url, "CITEBOT_CONFIG": str(cwd / "no.toml"),
                 "CITEBOT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
@@ -36,9 +38,10 @@ async def bot_process(fake: FakeDiscord, cwd: Path, data_dir: Path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     run = BotProcess(process)
     try:
-        await fake.wait_for(lambda: process.returncode is not None
-                            or (fake.identified_intents is not None and bool(fake.commands)),
-                            120)
+        if ready is None:
+            def ready() -> bool:
+                return fake.identified_intents is not None and bool(fake.commands)
+        await fake.wait_for(lambda: process.returncode is not None or ready(), 120)
         yield run
     finally:
         if process.returncode is None:

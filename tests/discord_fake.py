@@ -17,9 +17,16 @@ Behaviours copied from Discord because the bot depends on them:
   disconnected are replayed when it RESUMEs (op 6), unless the session was invalidated
   (op 9), after which the bot must IDENTIFY again and the missed events are gone.
 
+Sharding: with `shard_count` > 1 the bot must IDENTIFY with `shard: [id, count]`; each
+shard gets its own session, READY and GUILD_CREATEs for its guilds only, and every event of a
+guild goes to shard `(guild_id >> 22) % shard_count` (DMs to shard 0), as on Discord.
+`add_guild(shard=n)` makes a guild that lands on shard n.
+
 Faults a test can inject: `drop_connection` (close or abort the gateway socket),
 `invalidate_session` (op 9), `request_reconnect` (op 7), `hold_gateway` (delay RESUME and
-IDENTIFY), and `fail` (REST answers 429 with retry-after and `Via`, or 5xx, N times).
+IDENTIFY), `fail` (REST answers 429 with retry-after and `Via`, or any other status with
+a Discord-style error body, N times), and `hold_command_sync` (keep `PUT …/commands`
+waiting).
 """
 
 from __future__ import annotations
@@ -199,6 +206,7 @@ class Fault:
     times: int = 1
     retry_after: float = 0.25
     via: bool = True
+    body: Json | None = None
     served: int = 0
 
     def matches(self, call: Request) -> bool:
@@ -208,6 +216,8 @@ class Fault:
     def response(self) -> web.Response:
         self.served += 1
         if self.status != 429:
+            if self.body is not None:
+                return _json(self.body, self.status)
             return _error(self.status, 0, f"{self.status}: Server Error (injected)")
         headers = {"Content-Type": "application/json", "Retry-After": f"{self.retry_after:g}",
                    "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
@@ -225,8 +235,9 @@ class FakeDiscord:
 
     def __init__(self, *, token: str = "fake-bot-token",
                  approved_intents: int = PRIVILEGED_INTENTS,
-                 attachment_size_limit: int = 8 * 1024 * 1024) -> None:
+                 attachment_size_limit: int = 8 * 1024 * 1024, shard_count: int = 1) -> None:
         self.token = token
+        self.shard_count = shard_count
         self.approved_intents = approved_intents
         self.attachment_size_limit = attachment_size_limit
         self.bot_user = User(snowflake(), "citebot", bot=True)
@@ -235,6 +246,7 @@ class FakeDiscord:
         self.users: dict[int, User] = {self.owner.id: self.owner}
         self.guilds: dict[int, Guild] = {}
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
+        self.threads: dict[int, Json] = {}  # thread id -> its channel object
         self.messages: dict[int, Json] = {}  # every message, by id
         self.channel_log: dict[int, list[Json]] = {}  # messages in channel order
         self.interactions: dict[int, Interaction] = {}
@@ -246,26 +258,28 @@ class FakeDiscord:
         self.identified_intents: int | None = None
         self.close_codes: list[int] = []
         self._ws: list[_GatewayConnection] = []
-        self.session: Session | None = None
+        self.sessions: dict[int, Session] = {}  # shard id -> its current session
         self.identifies = 0  # IDENTIFY payloads accepted
         self.resumes = 0  # sessions resumed (op 6 answered with the missed events + RESUMED)
         self.invalidated = 0  # op 9 sent
         self.faults: list[Fault] = []
         self.gateway_gate: asyncio.Event | None = None
+        self.command_sync_gate: asyncio.Event | None = None
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1:`port` (0: any free port; see `port` afterwards)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/files/{name}", self._file)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -294,8 +308,14 @@ class FakeDiscord:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str = "News Club") -> Guild:
-        guild = Guild(snowflake(), name, self.owner.id, snowflake())
+    def add_guild(self, name: str = "News Club", *, shard: int | None = None) -> Guild:
+        """A new server; with `shard`, one whose id puts it on that shard."""
+        guild_id = snowflake()
+        if shard is not None:  # move the timestamp part until (id >> 22) % count == shard
+            stamp = guild_id >> 22
+            stamp += (shard - stamp) % self.shard_count
+            guild_id = (stamp << 22) | (guild_id & ((1 << 22) - 1))
+        guild = Guild(guild_id, name, self.owner.id, snowflake())
         guild.members[self.owner.id] = Member(self.owner, permissions=ADMINISTRATOR | MANAGE_GUILD
                                               | MEMBER_PERMISSIONS)
         guild.members[self.bot_user.id] = Member(self.bot_user)
@@ -318,26 +338,53 @@ class FakeDiscord:
 
     # -- events the tests send -----------------------------------------------------------
 
+    async def add_thread(self, guild: Guild, name: str = "follow-ups", *,
+                         from_message: Json | None = None) -> int:
+        """A public thread in `guild`'s channel (started from `from_message`, whose id it
+        then takes, as on Discord); the bot learns of it by THREAD_CREATE."""
+        thread_id = int(from_message["id"]) if from_message else snowflake()
+        thread: Json = {
+            "id": str(thread_id), "guild_id": str(guild.id), "parent_id": str(guild.channel_id),
+            "owner_id": str(self.owner.id), "name": name, "type": 11, "last_message_id": None,
+            "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "flags": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                "archive_timestamp": _now(), "locked": False},
+            "newly_created": True,
+        }
+        self.threads[thread_id] = thread
+        await self.dispatch("THREAD_CREATE", thread)
+        return thread_id
+
     async def send_message(self, author: User, content: str, *, guild: Guild | None = None,
-                           attachments: Iterable[tuple[str, bytes]] = ()) -> Json:
-        """`author` posts `content` in `guild`'s channel, or in their DM with the bot.
+                           attachments: Iterable[tuple[str, bytes]] = (),
+                           thread: int | None = None, reply_to: Json | None = None) -> Json:
+        """`author` posts `content` in `guild`'s channel (or its `thread`), or in their DM
+        with the bot; `reply_to` makes it a reply to that message.
 
         Delivered to the bot as Discord would: `<@id>` tokens become mentions, and guild
         content is blanked unless the bot has the message-content intent or is mentioned.
         """
-        channel_id = guild.channel_id if guild else self.dm_channel(author)
+        channel_id = (thread if thread is not None else guild.channel_id) if guild \
+            else self.dm_channel(author)
         mentions = [u for u in self.users.values() if f"<@{u.id}>" in content
                     or f"<@!{u.id}>" in content]
         if f"<@{self.bot_user.id}>" in content or f"<@!{self.bot_user.id}>" in content:
             mentions.append(self.bot_user)
         message: Json = {
-            "id": str(snowflake()), "channel_id": str(channel_id), "type": 0, "content": content,
+            "id": str(snowflake()), "channel_id": str(channel_id),
+            "type": 19 if reply_to else 0, "content": content,
             "author": author.to_json(), "timestamp": _now(), "edited_timestamp": None,
             "tts": False, "mention_everyone": "@everyone" in content,
             "mentions": [u.to_json() for u in mentions], "mention_roles": [],
             "attachments": [self._attachment(n, d) for n, d in attachments], "embeds": [],
             "pinned": False, "flags": 0, "components": [],
         }
+        if reply_to is not None:
+            message["message_reference"] = {"type": 0, "message_id": reply_to["id"],
+                                            "channel_id": reply_to["channel_id"]}
+            message["referenced_message"] = _public(reply_to)
+            if guild is not None:
+                message["message_reference"]["guild_id"] = str(guild.id)
         if guild is not None:
             message["guild_id"] = str(guild.id)
             member = guild.members.get(author.id) or self.add_member(guild, author)
@@ -353,7 +400,7 @@ class FakeDiscord:
 
     async def slash(self, name: str, *, user: User, guild: Guild | None = None,
                     subcommand: str | None = None, attachment: tuple[str, bytes] | None = None,
-                    **options: Any) -> Interaction:
+                    thread: int | None = None, **options: Any) -> Interaction:
         """`user` runs `/name [subcommand] option:value…`, built from the synced command."""
         command = self.find_command(name, guild)
         opts: list[Json] = []
@@ -377,7 +424,7 @@ class FakeDiscord:
             data["resolved"] = resolved
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        return await self._interact(2, data, user=user, guild=guild)
+        return await self._interact(2, data, user=user, guild=guild, thread=thread)
 
     async def autocomplete(self, name: str, option: str, value: str, *, user: User,
                            guild: Guild | None = None, timeout: float = 5.0) -> list[Json]:
@@ -397,20 +444,45 @@ class FakeDiscord:
                     guild: Guild | None = None) -> Interaction:
         """`user` presses the button `custom_id` on `message`."""
         data = {"custom_id": custom_id, "component_type": 2}
-        return await self._interact(3, data, user=user, guild=guild, message=message)
+        return await self._interact(3, data, user=user, guild=guild, message=message,
+                                    thread=self._thread_of(message, guild))
+
+    async def submit_modal(self, opened_by: Interaction, values: Iterable[str], *, user: User,
+                           guild: Guild | None = None) -> Interaction:
+        """`user` fills in the form (modal) the bot opened in reply to `opened_by`, one value
+        per text field in order, and submits it."""
+        modal = next(c["data"] for c in opened_by.callbacks if c["type"] == 9)
+        fields = [c for row in modal["components"] for c in row.get("components", [row])
+                  if c.get("type") == 4]
+        rows = [{"type": 1, "components": [{"type": 4, "custom_id": f["custom_id"],
+                                            "value": value}]}
+                for f, value in zip(fields, values, strict=True)]
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        message = opened_by.payload.get("message")
+        return await self._interact(5, data, user=user, guild=guild, message=message,
+                                    thread=self._thread_of(message, guild))
+
+    def _thread_of(self, message: Json | None, guild: Guild | None) -> int | None:
+        if message is None or guild is None:
+            return None
+        channel_id = int(message["channel_id"])
+        return channel_id if channel_id in self.threads else None
 
     async def _interact(self, kind: int, data: Json, *, user: User, guild: Guild | None,
-                        message: Json | None = None) -> Interaction:
+                        message: Json | None = None, thread: int | None = None
+                        ) -> Interaction:
         interaction_id = snowflake()
         token = f"itoken-{interaction_id}"
-        channel_id = guild.channel_id if guild else self.dm_channel(user)
+        channel_id = (thread if thread is not None else guild.channel_id) if guild \
+            else self.dm_channel(user)
         payload: Json = {
             "id": str(interaction_id), "application_id": str(self.app_id), "type": kind,
             "token": token, "version": 1, "data": data, "locale": "en-US",
             "attachment_size_limit": self.attachment_size_limit, "app_permissions": "0",
             "entitlements": [], "authorizing_integration_owners": {},
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0 if guild else 1},
+            "channel": (dict(self.threads[channel_id]) if channel_id in self.threads
+                        else {"id": str(channel_id), "type": 0 if guild else 1}),
             "context": 0 if guild else 1,
         }
         if guild is not None:
@@ -473,14 +545,26 @@ class FakeDiscord:
 
     # -- gateway -------------------------------------------------------------------------
 
+    @property
+    def session(self) -> Session | None:
+        """The current session of shard 0 (the only shard unless `shard_count` > 1)."""
+        return self.sessions.get(0)
+
+    def shard_of(self, guild_id: int | str | None) -> int:
+        """The shard that receives a guild's events (shard 0 for DMs)."""
+        return 0 if guild_id is None else (int(guild_id) >> 22) % self.shard_count
+
     async def dispatch(self, event: str, data: Json) -> None:
-        """Send an event in the current session; while the bot is disconnected it waits in
-        the session's history and is replayed when the bot resumes."""
-        if self.session is None:
-            raise RuntimeError("the bot is not connected to the gateway")
-        payload = self.session.payload(event, data)
+        """Send an event in the session of the shard it belongs to; while that shard is
+        disconnected it waits in the session's history and is replayed when it resumes."""
+        shard = self.shard_of(data.get("guild_id"))
+        session = self.sessions.get(shard)
+        if session is None:
+            raise RuntimeError(f"shard {shard} is not connected to the gateway")
+        payload = session.payload(event, data)
         for conn in list(self._ws):
-            await conn.send(payload)
+            if conn.shard == shard:
+                await conn.send(payload)
 
     @property
     def connected(self) -> bool:
@@ -503,9 +587,9 @@ class FakeDiscord:
     async def invalidate_session(self, *, resumable: bool = False) -> None:
         """Send op 9 (invalid session). Unless `resumable`, the session is over: events sent
         until the bot identifies again are lost, as on Discord."""
-        if self.session is not None and not resumable:
-            self.session.valid = False
         for conn in list(self._ws):
+            if conn.shard in self.sessions and not resumable:
+                self.sessions[conn.shard].valid = False
             if not resumable:
                 self._ws.remove(conn)
             self.invalidated += 1
@@ -523,8 +607,8 @@ class FakeDiscord:
             log.clear()
         for table in (self.messages, self.channel_log, self.interactions):
             table.clear()
-        if self.session is not None:
-            self.session.history.clear()
+        for session in self.sessions.values():
+            session.history.clear()
 
     def hold_gateway(self) -> asyncio.Event:
         """Delay every RESUME and IDENTIFY until the returned event is set."""
@@ -532,12 +616,19 @@ class FakeDiscord:
         return self.gateway_gate
 
     def fail(self, method: str, path: str, status: int, *, times: int = 1,
-             retry_after: float = 0.25, via: bool = True) -> Fault:
+             retry_after: float = 0.25, via: bool = True, body: Json | None = None) -> Fault:
         """The next `times` REST calls `method` on a path matching the regex `path` are
-        answered with `status` (429 carries `retry_after` and, if `via`, a `Via` header)."""
-        fault = Fault(method, path, status, times, retry_after, via)
+        answered with `status` (429 carries `retry_after` and, if `via`, a `Via` header;
+        other statuses `body`, by default a generic Discord error). Faults queue: a call
+        gets the first one added that still matches."""
+        fault = Fault(method, path, status, times, retry_after, via, body)
         self.faults.append(fault)
         return fault
+
+    def hold_command_sync(self) -> asyncio.Event:
+        """Keep every accepted `PUT …/commands` waiting until the returned event is set."""
+        self.command_sync_gate = asyncio.Event()
+        return self.command_sync_gate
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
@@ -570,20 +661,27 @@ class FakeDiscord:
             self.close_codes.append(4014)
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        shard, count = data.get("shard") or [0, 1]
+        if count != self.shard_count or not 0 <= shard < count:
+            self.close_codes.append(4011 if count < self.shard_count else 4010)
+            await conn.ws.close(code=self.close_codes[-1], message=b"Invalid shard.")
+            return
         self.identified_intents = intents
         self.identifies += 1
-        self.session = Session(f"session-{snowflake()}")
+        session = self.sessions[shard] = Session(f"session-{snowflake()}")
+        conn.shard = shard
         self._ws.append(conn)
+        guilds = [g for g in self.guilds.values() if self.shard_of(g.id) == shard]
         await conn.dispatch("READY", {
             "v": 10, "user": {**self.bot_user.to_json(), "verified": True, "mfa_enabled": False,
                               "flags": 0},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
-            "session_id": self.session.id, "resume_gateway_url": self.gateway_url,
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session.id, "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
             "relationships": [], "user_settings": {}, "presences": [], "guild_join_requests": [],
-            "geo_ordered_rtc_regions": [], "shard": [0, 1],
+            "geo_ordered_rtc_regions": [], "shard": [shard, count],
         })
-        for guild in self.guilds.values():
+        for guild in guilds:
             await conn.dispatch("GUILD_CREATE", guild.to_json())
         await self._notify()
 
@@ -593,12 +691,16 @@ class FakeDiscord:
             self.close_codes.append(4004)
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = self.session
-        if session is None or not session.valid or data.get("session_id") != session.id:
+        shard = next((n for n, s in self.sessions.items() if s.id == data.get("session_id")),
+                     None)
+        session = None if shard is None else self.sessions[shard]
+        if session is None or not session.valid:
             self.invalidated += 1
             await conn.send({"op": 9, "d": False})
             return
         seq = int(data.get("seq") or 0)
+        assert shard is not None
+        conn.shard = shard
         self._ws.append(conn)
         for payload in [p for p in session.history if p["s"] > seq]:
             await conn.send(payload)
@@ -626,6 +728,9 @@ class FakeDiscord:
         if fault is not None:
             await self._notify()
             return fault.response()
+        if (self.command_sync_gate is not None and call.method == "PUT"
+                and call.path.endswith("/commands")):
+            await self.command_sync_gate.wait()
         try:
             response = await self._route(call)
         finally:
@@ -653,6 +758,11 @@ class FakeDiscord:
         parts = call.path.strip("/").split("/")
         method = call.method
         match parts:
+            case ["gateway", "bot"] if method == "GET":
+                return _json({"url": self.gateway_url, "shards": self.shard_count,
+                              "session_start_limit": {"total": 1000, "remaining": 999,
+                                                      "reset_after": 0,
+                                                      "max_concurrency": 1}})
             case ["users", "@me"] if method == "GET":
                 return _json({**self.bot_user.to_json(), "verified": True, "flags": 0,
                               "mfa_enabled": False})
@@ -793,6 +903,8 @@ class FakeDiscord:
                 response["resource"] = {"type": 7, "message": target}
         elif kind == 6:  # deferred update
             pass
+        elif kind == 9:  # a form (modal) opened for the user; submitted with `submit_modal`
+            response["resource"] = {"type": 9}
         return _json(response)
 
     def _followup(self, token: str, body: Json) -> web.Response:
@@ -830,6 +942,7 @@ class _GatewayConnection:
         self.transport = transport
         self._deflate = zlib.compressobj() if compress else None
         self._lock = asyncio.Lock()
+        self.shard = 0  # set by IDENTIFY / RESUME
 
     async def send(self, payload: Json) -> None:
         raw = json.dumps(payload)
@@ -843,9 +956,8 @@ class _GatewayConnection:
                 await self.ws.send_bytes(data)
 
     async def dispatch(self, event: str, data: Json) -> None:
-        """Send an event to this connection only, numbered in the current session."""
-        assert self.fake.session is not None
-        await self.send(self.fake.session.payload(event, data))
+        """Send an event to this connection only, numbered in its shard's session."""
+        await self.send(self.fake.sessions[self.shard].payload(event, data))
 
     async def receive(self, payload: Json) -> None:
         op = payload.get("op")

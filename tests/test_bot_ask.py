@@ -47,7 +47,7 @@ async def test_answer_has_context_and_feedback_buttons(start_bot: StartBot) -> N
     run = await start_bot()
     ix = await run.fake.slash("ask", user=run.member, guild=run.guild, question=QUESTION)
     ids = button_ids(await run.fake.reply_to(ix))
-    assert [i.split(":")[1] for i in ids] == ["context", "vote", "vote"]
+    assert [i.split(":")[1] for i in ids] == ["context", "followup", "vote", "vote"]
 
 
 async def test_a_mention_is_a_question_without_the_content_intent(start_bot: StartBot) -> None:

@@ -1,11 +1,20 @@
-"""Asking: `/ask`, `@citebot <question>`, `!ask <question>` and any direct message."""
+"""Asking: `/ask`, `@citebot <question>`, `!ask <question>` and any direct message.
+
+A question may continue a conversation (the core reads it as a possible follow-up of the
+earlier answers): a reply to one of the bot's answers; a mention or `/ask` in a thread
+where the bot answered that person (or a thread started from an answer); a direct message
+within `followup_minutes` of the bot's last answer there; the "Follow up" button
+(`bot.exts.followup`). One person's follow-up never borrows another's answer, except by
+replying to it, or following it up, in a thread. Questions are answered without their
+Discord markdown (`bot.markdown`); the question shown back is the original, escaped."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import discord
@@ -16,7 +25,10 @@ from bot import render
 from bot.client import NO_MENTIONS, SORRY, CiteBot, NoIndex
 from bot.exts.context import ContextButton
 from bot.exts.feedback import VoteButton
+from bot.exts.followup import FollowUpButton
 from bot.log import get_logger
+from bot.markdown import plain
+from bot.store import StoredAnswer
 
 log = get_logger(__name__)
 
@@ -27,6 +39,8 @@ class Reply:
 
     embed: discord.Embed
     view: discord.ui.View | None = None
+    answer_id: int | None = None
+    """The stored answer shown (None for an error message)."""
 
     def kwargs(self) -> dict[str, Any]:
         sent: dict[str, Any] = {"embed": self.embed, "allowed_mentions": NO_MENTIONS}
@@ -41,9 +55,35 @@ def answer_view(answer_id: int, *, with_context: bool) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if with_context:
         view.add_item(ContextButton(answer_id))
+    view.add_item(FollowUpButton(answer_id))
     view.add_item(VoteButton(answer_id, 1))
     view.add_item(VoteButton(answer_id, -1))
     return view
+
+
+#: earlier answers a follow-up may borrow from
+CONTEXT_TURNS = 3
+
+
+def is_thread(channel: object) -> bool:
+    return isinstance(channel, discord.Thread) or getattr(channel, "type", None) in (
+        discord.ChannelType.public_thread, discord.ChannelType.private_thread,
+        discord.ChannelType.news_thread)
+
+
+def mention_names(guild: discord.Guild | None, text: str) -> dict[str, str]:
+    """The names that the user, role and channel mentions in `text` show, where known."""
+    names: dict[str, str] = {}
+    if guild is None:
+        return names
+    for kind, ident in re.findall(r"<(@!?|@&|#)(\d+)>", text):
+        key = f"<{'@' if kind == '@!' else kind}{ident}>"
+        found: Any = (guild.get_member(int(ident)) if kind.startswith("@") and kind != "@&"
+                      else guild.get_role(int(ident)) if kind == "@&"
+                      else guild.get_channel_or_thread(int(ident)))
+        if found is not None:
+            names[key] = getattr(found, "display_name", None) or found.name
+    return names
 
 
 class Ask(commands.Cog):
@@ -59,10 +99,13 @@ class Ask(commands.Cog):
                 f"`/ask question: Who leads the National Rally?` or {me} Who leads the "
                 "National Rally? — I answer by quoting the articles.")
 
-    def problem_with(self, question: str, user_id: int) -> str | None:
-        """Why `question` (already `tidy`) from `user_id` is not answered now (None if it is
-        fine). Counts towards the user's rate limit only when it would be answered."""
-        if not any(ch.isalnum() for ch in question):  # empty, blank, emoji or punctuation
+    def problem_with(self, question: str, user_id: int, plain_question: str | None = None
+                     ) -> str | None:
+        """Why `question` (already `tidy`; `plain_question` is it without markdown) from
+        `user_id` is not answered now (None if it is fine). Counts towards the user's rate
+        limit only when it would be answered."""
+        plain_question = question if plain_question is None else plain_question
+        if not any(ch.isalnum() for ch in plain_question):  # empty, blank, emoji, punctuation
             return self.usage
         limit = self.bot.settings.max_question_chars
         if len(question) > limit:
@@ -70,26 +113,69 @@ class Ask(commands.Cog):
                     f"most {limit} characters.")
         wait = self.bot.limiter.hit(user_id)
         if wait:
+            self.bot.metrics.rate_limited.inc()
             return (f"You're asking faster than I can keep up with — please wait "
                     f"{max(1, round(wait))} s and ask again.")
         return None
 
     async def reply_for(self, question: str, *, user_id: int, guild_id: int | None,
-                        channel_id: int | None, source: str | None = None) -> Reply:
-        """Answer `question` (already checked with `problem_with`) and store the answer."""
+                        channel_id: int | None, source: str | None = None,
+                        earlier: StoredAnswer | None = None,
+                        names: dict[str, str] | None = None) -> Reply:
+        """Answer `question` (already checked with `problem_with`), read without its
+        markdown and, when `earlier` is given, as a possible follow-up of that answer and
+        the ones it followed; store the answer."""
+        started = time.monotonic()
+        context: tuple[Any, ...] = ()
+        if earlier is not None:
+            chain = await asyncio.to_thread(self.bot.store.conversation, earlier.id,
+                                            CONTEXT_TURNS)
+            context = tuple(a.as_answer() for a in chain)
         try:
-            answer = await self.bot.answer(question.strip(), guild_id, source)
+            answer = await self.bot.answer(plain(question, names), guild_id, source, context)
         except NoIndex as exc:
             return Reply(render.error_embed(str(exc)))
         answer_id = await asyncio.to_thread(
             self.bot.store.record_answer, answer, user_id=user_id, guild_id=guild_id,
-            channel_id=channel_id)
+            channel_id=channel_id, seconds=time.monotonic() - started,
+            previous_id=earlier.id if earlier and answer.follow_up_of is not None else None)
         show_closest = self.bot.show_closest(answer)
         index = self.bot.index
-        embed = render.answer_embed(answer, version=index.version if index else "",
+        # the asker sees their own words back (escaped), not the plain text that was answered
+        embed = render.answer_embed(replace(answer, question=question.strip()),
+                                    version=index.version if index else "",
                                     show_closest=show_closest)
         quoted = bool(answer.citations) or (show_closest and answer.closest is not None)
-        return Reply(embed, answer_view(answer_id, with_context=quoted))
+        return Reply(embed, answer_view(answer_id, with_context=quoted), answer_id)
+
+    async def remember(self, reply: Reply, sent: discord.Message | None) -> None:
+        """Note which message showed the answer, so that replies to it are follow-ups."""
+        if reply.answer_id is not None and sent is not None:
+            await asyncio.to_thread(self.bot.store.set_message, reply.answer_id, sent.id)
+
+    async def earlier_answer(self, user_id: int, channel: object,
+                             replied_to: int | None = None) -> StoredAnswer | None:
+        """The answer a question from `user_id` in `channel` may follow up (see the module
+        docstring), or None when it starts a conversation."""
+        store = self.bot.store
+        thread = is_thread(channel)
+        if replied_to is not None:
+            shown = await asyncio.to_thread(store.answer_shown_in, replied_to)
+            if shown is not None and (shown.user_id == user_id or thread):
+                return shown
+        channel_id = getattr(channel, "id", None)
+        if channel_id is None:
+            return None
+        if thread:
+            mine = await asyncio.to_thread(store.last_answer, user_id, channel_id)
+            # a thread started from an answer has that answer's message id
+            return mine or await asyncio.to_thread(store.answer_shown_in, channel_id)
+        minutes = self.bot.settings.followup_minutes
+        if isinstance(channel, discord.DMChannel | discord.PartialMessageable) and getattr(
+                channel, "guild", None) is None and minutes > 0:
+            return await asyncio.to_thread(store.last_answer, user_id, channel_id,
+                                           time.time() - minutes * 60)
+        return None
 
     # -- slash command -------------------------------------------------------------------
 
@@ -100,17 +186,22 @@ class Ask(commands.Cog):
     async def ask_command(self, interaction: discord.Interaction, question: str,
                           source: str | None = None, private: bool = False) -> None:
         """Ask a question; the answer quotes the indexed articles, with sources."""
+        self.bot.metrics.questions.labels("slash").inc()
         question = tidy(question)
-        problem = self.problem_with(question, interaction.user.id)
+        names = mention_names(interaction.guild, question)
+        problem = self.problem_with(question, interaction.user.id, plain(question, names))
         if problem:
             await interaction.response.send_message(embed=render.error_embed(problem),
                                                     ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
+        earlier = await self.earlier_answer(interaction.user.id, interaction.channel)
         reply = await self.reply_for(question, user_id=interaction.user.id,
                                      guild_id=interaction.guild_id,
-                                     channel_id=interaction.channel_id, source=source)
-        await interaction.followup.send(**reply.kwargs(), ephemeral=private, wait=True)
+                                     channel_id=interaction.channel_id, source=source,
+                                     earlier=earlier, names=names)
+        sent = await interaction.followup.send(**reply.kwargs(), ephemeral=private, wait=True)
+        await self.remember(reply, sent)
 
     @ask_command.autocomplete("source")
     async def source_autocomplete(self, interaction: discord.Interaction,
@@ -129,7 +220,7 @@ class Ask(commands.Cog):
     @commands.command(name="ask")
     async def ask_prefix(self, ctx: commands.Context[CiteBot], *, question: str = "") -> None:
         """Ask a question: `!ask Who leads the National Rally?`"""
-        await self.answer_message(ctx.message, question)
+        await self.answer_message(ctx.message, question, entry="prefix")
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -141,16 +232,23 @@ class Ask(commands.Cog):
             if context.valid:
                 await self.bot.invoke(context)
             else:  # in a DM, anything else is a question
-                await self.answer_message(message, mention.sub(" ", message.content))
+                await self.answer_message(message, mention.sub(" ", message.content),
+                                          entry="dm")
         elif mention.search(message.content):
-            await self.answer_message(message, mention.sub(" ", message.content))
+            await self.answer_message(message, mention.sub(" ", message.content),
+                                      entry="mention")
         else:
             await self.bot.process_commands(message)
 
-    async def answer_message(self, message: discord.Message, question: str) -> None:
-        """Reply to `message` with the answer to `question` (or why there is none)."""
+    async def answer_message(self, message: discord.Message, question: str, *,
+                             entry: str = "mention") -> None:
+        """Reply to `message` with the answer to `question` (or why there is none);
+        `entry` is how it was asked (mention, dm, prefix), for the metrics."""
+        self.bot.metrics.questions.labels(entry).inc()
         question = tidy(question)
-        problem = self.problem_with(question, message.author.id)
+        names = {**{f"<@{u.id}>": u.display_name for u in message.mentions},
+                 **mention_names(message.guild, question)}
+        problem = self.problem_with(question, message.author.id, plain(question, names))
         if problem:
             await self.send_reply(message, Reply(render.error_embed(problem)))
             return
@@ -158,22 +256,27 @@ class Ask(commands.Cog):
         with contextlib.suppress(discord.HTTPException):
             await message.channel.typing()
         try:
+            reference = message.reference
+            earlier = await self.earlier_answer(
+                message.author.id, message.channel,
+                reference.message_id if reference is not None else None)
             reply = await self.reply_for(
                 question, user_id=message.author.id,
                 guild_id=message.guild.id if message.guild else None,
-                channel_id=message.channel.id)
+                channel_id=message.channel.id, earlier=earlier, names=names)
         except Exception:
+            self.bot.metrics.errors.labels(entry).inc()
             log.exception("answering message %s failed", message.id)
             reply = Reply(render.error_embed(SORRY))
         await self.send_reply(message, reply)
 
-    @staticmethod
-    async def send_reply(message: discord.Message, reply: Reply) -> None:
+    async def send_reply(self, message: discord.Message, reply: Reply) -> None:
         """Reply to `message`. A server error is retried once (discord.py does not retry a
         503); a reply that cannot be sent is logged with the message it answers."""
         for attempt in (1, 2):
             try:
-                await message.reply(**reply.kwargs(), mention_author=False)
+                sent = await message.reply(**reply.kwargs(), mention_author=False)
+                await self.remember(reply, sent)
                 return
             except discord.HTTPException as exc:
                 if attempt == 1 and exc.status >= 500:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -53,7 +55,7 @@ class Info(commands.Cog):
     async def stats_command(self, interaction: discord.Interaction) -> None:
         """Articles, sentences, index version, questions answered, median answer time."""
         index = self.bot.index
-        stats = self.bot.stats()
+        stats = await asyncio.to_thread(self.bot.stats)
         embed = discord.Embed(title="citebot stats", colour=render.ANSWER_COLOUR)
         if index is None:
             embed.description = f"No index is open. {self.bot.index_problem}"

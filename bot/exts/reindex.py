@@ -24,11 +24,13 @@ STAGES = {"reading": "reading articles", "embedding": "embedding sentences",
 def describe_report(report: BuildReport) -> str:
     """One short paragraph about a finished build."""
     if report.unchanged:
-        text = (f"✅ Nothing changed in the sources: {report.articles} articles, still "
-                f"answering from index `{report.version}`.")
+        text = (f"✅ Nothing changed in the sources: "
+                f"{render.plural(report.articles, 'article')}, still answering from index "
+                f"`{report.version}`.")
     else:
-        text = (f"✅ Reindexed: **{report.articles}** articles, **{report.sentences}** "
-                f"sentences ({report.embedded_articles} embedded, "
+        articles = render.plural(report.articles, "article").replace(" ", "** ", 1)
+        sentences = render.plural(report.sentences, "sentence").replace(" ", "** ", 1)
+        text = (f"✅ Reindexed: **{articles}, **{sentences} ({report.embedded_articles} embedded, "
                 f"{report.reused_articles} reused) in "
                 f"{report.seconds:.1f} s. Now answering from index `{report.version}`.")
     if report.skipped:

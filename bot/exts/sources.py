@@ -12,9 +12,9 @@ from discord.ext import commands
 from bot import render
 from bot.client import NO_MENTIONS, CiteBot, NoIndex
 from bot.exts.reindex import ADMINS_ONLY, reindex_in_reply
-from bot.fetch import FetchRefused, fetch_article, with_source_url
 from bot.log import get_logger
 from index import ArticleInfo, ArticleRejected
+from index.fetch import FetchRefused, fetch_article, with_source_url
 
 log = get_logger(__name__)
 
@@ -114,7 +114,7 @@ class Sources(commands.Cog):
             stored = await asyncio.to_thread(add_article, settings, filename, data, collection)
         except (FetchRefused, ArticleRejected) as exc:
             await interaction.followup.send(
-                embed=render.error_embed(f"That article was not added: {exc}"),
+                embed=render.error_embed(f"That article was not added: {render.escape(str(exc))}"),
                 allowed_mentions=NO_MENTIONS)
             return
         log.info("article %s added by %s to collection %r", stored.name, interaction.user.id,

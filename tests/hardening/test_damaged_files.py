@@ -45,8 +45,8 @@ def delete(path: Path) -> None:
 
 DAMAGE: dict[str, Callable[[Path], None]] = {
     "truncated": truncate, "corrupted": corrupt, "emptied": empty, "deleted": delete}
-FILES = ["sentences.faiss", "passages.faiss", "meta.sqlite", "sentences.npy", "passages.npy",
-         "lexicon/vocab.json", "lexicon/idf.npy", "lexicon/bm25-sentence/data.csc.index.npy"]
+FILES = ["sentences.faiss", "passages.faiss", "meta.sqlite", "rows.npy",
+         "lexicon/vocab.json", "lexicon/idf.npy", "lexicon/sentence-bm25.npy"]
 FILE_CASES = [(f, d) for f in FILES for d in DAMAGE]
 
 POINTERS: dict[str, Callable[[Path], None]] = {
@@ -102,6 +102,26 @@ def test_a_damaged_current_version_falls_back_to_the_last_good_one(
     assert index.version == "v000001"
     assert index.answer(QUESTION) == bot_index.answer(QUESTION)
     assert str(path) in caplog.text and "serving the last good version v000001" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["sentences.npy", "passages.npy"])
+def test_damaged_vectors_kept_for_reuse_are_not_reused(
+        bot_index_settings: IndexSettings, bot_index: Index, tmp_path: Path,
+        name: str) -> None:
+    """The .npy vectors only feed the next build (answers read the FAISS files): damage
+    there leaves answering alone, and the next build embeds afresh instead of copying it."""
+    settings = data_copy(bot_index_settings, tmp_path, versions=1)
+    corrupt(settings.data_dir / "versions" / "v000001" / name)
+    assert Index.open(settings).answer(QUESTION) == bot_index.answer(QUESTION)
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "late.txt").write_text("A late article arrived.", encoding="utf-8")
+    from index import build
+
+    report = build(replace(settings, sources=(*settings.sources, more)))
+    assert report.reused_articles == 0 and report.embedded_articles == report.articles
+    rebuilt = Index.open(settings).answer(QUESTION)
+    assert rebuilt.citations[0].text == bot_index.answer(QUESTION).citations[0].text
 
 
 @pytest.mark.parametrize("damage", list(POINTERS))

@@ -17,6 +17,8 @@ ACTIONS = {
     "/reindex": ("reindex", None, {}),
     "/source add url": ("source", "add", {"url": "{file_url}"}),
     "/source add file": ("source", "add", {"attachment": ("lighthouse.txt", ARTICLE)}),
+    "/feed add": ("feed", "add", {"url": "{file_url}"}),
+    "/feed remove": ("feed", "remove", {"url": "{file_url}"}),
 }
 ACTORS = ["plain member", "plain user in a DM", "server owner in a DM",
           "manager of another server", "admin role of another server"]

@@ -1,9 +1,10 @@
 """Answers on the bundled article: the right sentence, an exact span, honest abstention."""
 
+import numpy as np
 import pytest
 
 from index import Index, IndexSettings
-from index.engine import CitationMismatch, _Row
+from index.engine import CitationMismatch, SentenceTable
 from index.settings import BUNDLED_CORPUS
 
 pytestmark = pytest.mark.slow
@@ -53,8 +54,9 @@ def test_an_empty_question_is_an_abstention_not_an_error(bundled: Index) -> None
 def test_a_span_that_does_not_match_the_text_fails_loudly(
         bundled_settings: IndexSettings) -> None:
     index = Index.open(bundled_settings)
-    r = index.rows[0]
-    index.rows[0] = _Row(r.article, r.paragraph, r.sentence, r.start + 1, r.end, r.text)
+    spans = np.array(index.rows.spans)
+    spans[0, 3] += 1  # the first sentence's span now starts one character late
+    index.rows = SentenceTable(spans, index.articles)
     with pytest.raises(CitationMismatch):
         index.citation(0, 1.0)
 

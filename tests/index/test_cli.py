@@ -82,7 +82,7 @@ def test_build_on_a_new_folder_reports_what_it_did(tmp_path: Path,
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
     result = CliRunner().invoke(cli, ["build", str(tmp_path)])
     assert result.exit_code == 0
-    assert "1 articles, 2 sentences (1 embedded, 0 reused)" in result.output
+    assert "1 article, 2 sentences (1 embedded, 0 reused)" in result.output
     assert "b.txt: binary file" in result.output
 
 
@@ -92,3 +92,27 @@ def test_eval_skips_cleanly_without_evaluation_data(run, monkeypatch: pytest.Mon
     result = run("eval")
     assert result.exit_code == 0
     assert "not found, skipped" in result.output
+
+
+def test_batch_lines_of_one_conversation_are_read_as_follow_ups(run, tmp_path: Path) -> None:
+    batch = tmp_path / "q.jsonl"
+    first = "What does Bardella want to do with France's immigration policy?"
+    batch.write_text("\n".join(json.dumps(line) for line in [
+        {"question": first, "conversation": "c1"},
+        {"question": "What would that include?"},  # no conversation: standalone
+        {"question": "What would that include?", "conversation": "c1"},
+    ]) + "\n", encoding="utf-8")
+    result = run("ask", "--batch", str(batch), "--json")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["follow_up_of"] for line in lines] == [None, None, first]
+    assert lines[2]["citations"][0]["text"].startswith("This includes relocating")
+
+
+def test_chat_reads_follow_ups_and_new_starts_afresh(run) -> None:
+    first = "Which treaty does Starmer want reinterpreted?"
+    result = run("chat", input=f"{first}\nWho joined him in that call?\n/new\n"
+                               "Who joined him in that call?\n\n")
+    assert f"(read as a follow-up of: {first})" in result.output
+    assert "Danish counterpart Mette Frederiksen" in result.output
+    after_new = result.output.split("(a new conversation)")[1]
+    assert "follow-up" not in after_new and "don't say" in after_new

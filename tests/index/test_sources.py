@@ -4,6 +4,8 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
+
 from index.sources import read_sources
 
 MAX = 1_000_000
@@ -51,6 +53,25 @@ def test_html_main_text_is_extracted_without_scripts(tmp_path: Path) -> None:
     assert "The vote is due on Friday." in article.text
     assert "alert" not in article.text
     assert skipped == []
+
+
+@pytest.mark.parametrize("title", ["Council meets", "Council meets | The Wexley Gazette"])
+def test_an_html_headline_is_the_title_not_a_paragraph(tmp_path: Path, title: str) -> None:
+    f = tmp_path / "page.html"
+    f.write_text(f"<html><head><title>{title}</title></head><body><article>"
+                 "<h1>Council meets</h1><p>The council met on Monday to discuss the harbour.</p>"
+                 "<p>The vote is due on Friday.</p></article></body></html>", encoding="utf-8")
+    (article,), _ = read(f)
+    assert article.title == "Council meets"
+    assert article.text.startswith("The council met on Monday")
+
+
+def test_a_page_that_is_only_a_headline_has_no_article(tmp_path: Path) -> None:
+    f = tmp_path / "page.html"
+    f.write_text("<html><head><title>Council meets</title></head><body><article>"
+                 "<h1>Council meets</h1></article></body></html>", encoding="utf-8")
+    articles, skipped = read(f)
+    assert articles == [] and "no article text" in skipped[0].reason
 
 
 def test_jsonl_and_gzip_exports_use_their_ids_titles_and_urls(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Fetching an article from a URL for `/source add`, without letting a URL reach inside.
+"""Fetching articles and feeds from URLs (`/source add`, feeds), without letting a URL reach
+inside.
 
 http(s) only; size and time caps; and unless allowed, no loopback, private, link-local or
 other non-public address: every redirect hop is checked, every address a host name resolves
@@ -10,23 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from bot.log import get_logger
-
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 TEXT_TYPES = {"text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt",
               "text/markdown": ".md", "text/x-markdown": ".md"}
+#: what a feed may be served as (an HTML page is let through so the reader can say that it is
+#: a web page, not a feed)
+FEED_TYPES = {"application/rss+xml": ".xml", "application/atom+xml": ".xml",
+              "application/rdf+xml": ".xml", "application/xml": ".xml", "text/xml": ".xml",
+              "application/feed+json": ".json", "application/json": ".json",
+              "text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt",
+              "application/octet-stream": ".xml"}
 
 
 class FetchRefused(Exception):
@@ -40,6 +47,11 @@ class Fetched:
     filename: str
     """A file name with the extension of the content type (`.html`, `.txt` or `.md`)."""
     data: bytes
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    """True when a conditional request was answered 304 (then `data` is empty)."""
 
 
 def is_public(ip: IPAddress) -> bool:
@@ -58,26 +70,57 @@ async def fetch_article(url: str, *, allow_private: bool, max_bytes: int, timeou
     or every address when `allow_private` is true. Raises `FetchRefused`.
     """
     allowed = address_allowed or ((lambda ip: True) if allow_private else is_public)
+    return await _guarded(url, allowed, max_bytes, timeout, TEXT_TYPES, {}, "the page")
+
+
+async def fetch_feed(url: str, *, allow_private: bool, max_bytes: int, timeout: float,
+                     address_allowed: Callable[[IPAddress], bool] | None = None,
+                     etag: str | None = None, last_modified: str | None = None) -> Fetched:
+    """Download the feed at `url` under the same caps as `fetch_article`, conditionally when
+    `etag` / `last_modified` are given (then a 304 gives `not_modified`)."""
+    allowed = address_allowed or ((lambda ip: True) if allow_private else is_public)
+    headers = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                         "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return await _guarded(url, allowed, max_bytes, timeout, FEED_TYPES, headers, "the feed")
+
+
+async def _guarded(url: str, allowed: Callable[[IPAddress], bool], max_bytes: int,
+                   timeout: float, types: Mapping[str, str], headers: Mapping[str, str],
+                   what: str) -> Fetched:
     try:
         async with asyncio.timeout(timeout):
-            return await _fetch(URL(url.strip()), allowed, max_bytes, timeout)
+            return await _fetch(URL(url.strip()), allowed, max_bytes, timeout, types, headers,
+                                what)
     except TimeoutError:
-        raise FetchRefused(f"the page took longer than {timeout:g} s to download") from None
+        raise FetchRefused(f"{what} took longer than {timeout:g} s to download") from None
     except aiohttp.ClientError as exc:
-        raise FetchRefused(f"the page could not be downloaded ({type(exc).__name__})") from None
+        raise FetchRefused(f"{what} could not be downloaded ({_client_error(exc)})") from None
     except ValueError as exc:
         raise FetchRefused(f"that is not a usable URL ({exc})") from None
 
 
+def _client_error(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return "connection refused"
+        return f"connection failed: {type(exc.os_error).__name__}"
+    return type(exc).__name__
+
+
 async def _fetch(url: URL, allowed: Callable[[IPAddress], bool], max_bytes: int,
-                 timeout: float) -> Fetched:
+                 timeout: float, types: Mapping[str, str], headers: Mapping[str, str],
+                 what: str) -> Fetched:
     for _hop in range(MAX_REDIRECTS + 1):
         addresses = await _checked_addresses(url, allowed)
         connector = aiohttp.TCPConnector(resolver=_PinnedResolver(url.host or "", addresses),
                                          use_dns_cache=False, force_close=True)
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=timeout),
-            headers={"User-Agent": "citebot (article fetcher)"},
+            headers={"User-Agent": "citebot (article fetcher)", **headers},
         ) as session, session.get(url, allow_redirects=False) as response:
             if response.status in (301, 302, 303, 307, 308):
                 location = response.headers.get("Location")
@@ -86,20 +129,27 @@ async def _fetch(url: URL, allowed: Callable[[IPAddress], bool], max_bytes: int,
                 url = url.join(URL(location))
                 log.debug("redirected to %s", url)
                 continue
+            if response.status == 304 and ("If-None-Match" in headers
+                                           or "If-Modified-Since" in headers):
+                return Fetched(str(response.url), "", b"", "", headers.get("If-None-Match"),
+                               headers.get("If-Modified-Since"), not_modified=True)
             if response.status != 200:
                 raise FetchRefused(f"the server answered HTTP {response.status}")
             mime = response.content_type.lower()
-            if mime not in TEXT_TYPES:
-                raise FetchRefused(f"that is not a web page or text file ({mime or 'no type'})")
+            if mime not in types:
+                raise FetchRefused(f"that is not a web page or text file ({mime or 'no type'})"
+                                   if types is TEXT_TYPES else
+                                   f"that is not a feed ({mime or 'no type'})")
             length = response.content_length
             if length is not None and length > max_bytes:
-                raise FetchRefused(f"the page is larger than {max_bytes / 1e6:g} MB")
+                raise FetchRefused(f"{what} is larger than {max_bytes / 1e6:g} MB")
             data = bytearray()
             async for chunk in response.content.iter_chunked(64 * 1024):
                 data += chunk
                 if len(data) > max_bytes:
-                    raise FetchRefused(f"the page is larger than {max_bytes / 1e6:g} MB")
-            return Fetched(str(response.url), _filename(url, TEXT_TYPES[mime]), bytes(data))
+                    raise FetchRefused(f"{what} is larger than {max_bytes / 1e6:g} MB")
+            return Fetched(str(response.url), _filename(url, types[mime]), bytes(data), mime,
+                           response.headers.get("ETag"), response.headers.get("Last-Modified"))
     raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
 
 

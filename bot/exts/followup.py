@@ -1,0 +1,89 @@
+"""The "Follow up" button under an answer: a form with one question, answered in that
+answer's context (for the person who asked it, or anyone in a thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import render
+from bot.client import NO_MENTIONS, CiteBot, say_sorry
+from bot.log import get_logger
+from bot.markdown import plain
+
+if TYPE_CHECKING:
+    from bot.exts.ask import Ask
+
+log = get_logger(__name__)
+
+
+class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                     template=r"citebot:followup:(?P<answer>\d+)"):
+    """Opens the follow-up form for one answer; works after a restart (the id is stored)."""
+
+    def __init__(self, answer_id: int) -> None:
+        super().__init__(discord.ui.Button(
+            label="Follow up", emoji="💬", style=discord.ButtonStyle.secondary,
+            custom_id=f"citebot:followup:{answer_id}"))
+        self.answer_id = answer_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction,
+                             item: discord.ui.Item[Any], match: re.Match[str]) -> FollowUpButton:
+        return cls(int(match["answer"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = interaction.client
+        assert isinstance(bot, CiteBot)
+        await interaction.response.send_modal(
+            FollowUpForm(self.answer_id, bot.settings.max_question_chars))
+
+
+class FollowUpForm(discord.ui.Modal, title="Follow up"):
+    """One text field: the follow-up question."""
+
+    def __init__(self, answer_id: int, max_chars: int) -> None:
+        super().__init__(timeout=900)
+        self.answer_id = answer_id
+        self.question: discord.ui.TextInput[FollowUpForm] = discord.ui.TextInput(
+            label="Your follow-up question", placeholder="What did he say about patrols?",
+            max_length=min(4000, max_chars), custom_id=f"citebot:followup-question:{answer_id}")
+        self.add_item(self.question)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        from bot.exts.ask import is_thread, mention_names, tidy
+
+        bot = interaction.client
+        assert isinstance(bot, CiteBot)
+        ask: Ask | None = bot.get_cog("Ask")  # type: ignore[assignment]
+        assert ask is not None
+        question = tidy(self.question.value or "")
+        names = mention_names(interaction.guild, question)
+        problem = ask.problem_with(question, interaction.user.id, plain(question, names))
+        if problem:
+            await interaction.response.send_message(embed=render.error_embed(problem),
+                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.response.defer(thinking=True)
+        stored = await asyncio.to_thread(bot.store.get_answer, self.answer_id)
+        # another person's answer is followed up only in a thread; elsewhere, asked anew
+        if stored is not None and not (stored.user_id == interaction.user.id
+                                       or is_thread(interaction.channel)):
+            stored = None
+        reply = await ask.reply_for(question, user_id=interaction.user.id,
+                                    guild_id=interaction.guild_id,
+                                    channel_id=interaction.channel_id, earlier=stored,
+                                    names=names)
+        sent = await interaction.followup.send(**reply.kwargs(), wait=True)
+        await ask.remember(reply, sent)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        log.error("follow-up on answer %s failed", self.answer_id, exc_info=error)
+        await say_sorry(interaction)
+
+
+async def setup(bot: CiteBot) -> None:
+    bot.add_dynamic_items(FollowUpButton)
