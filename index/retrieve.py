@@ -150,6 +150,7 @@ class Ranker:
         # typed expressions of each sentence (computed on first use)
         # a sentence's text by row (read on demand), for the evidence computed from words
         self.text_of = text_of
+        self._log_length = np.full(len(row_article), -1.0, dtype=np.float32)
         self._bigram_memo: list[frozenset[tuple[str, str]] | None] = \
             [None] * (len(row_article) if text_of is not None else 0)
         self.types = answer_types.TypeEvidence(text_of, len(row_article)) \
@@ -288,12 +289,15 @@ class Ranker:
         f[:, col["pos_log"]] = np.log1p(position)
         f[:, col["first"]] = position == 0
         if self.text_of is not None:
-            f[:, col["len_log"]] = np.log1p([len(self.text_of(r)) for r in rows.tolist()])
+            f[:, col["len_log"]] = self._length(rows)
         f[:, col["names_sent"]] = self._names("sentence", pool.terms, rows)
         f[:, col["names_ctx"]] = self._names("context", pool.terms, rows)
         if self.types is None:
             return f
-        f[:, col["bigram_sent"]], f[:, col["bigram_ctx"]] = self._bigrams(question, rows)
+        # word pairs need words of the question in the context: skip rows with none
+        some = raw[:, FEATURES.index("c_ctx")] > 0
+        f[some, col["bigram_sent"]], f[some, col["bigram_ctx"]] = \
+            self._bigrams(question, rows[some])
         kind = answer_types.question_type(question)
         prev_rows = np.where(self.has_prev[rows], rows - 1, -1)
         next_rows = np.where(self.has_next[rows], rows + 1, -1)
@@ -312,6 +316,15 @@ class Ranker:
             for name, bit in OTHER_EXPRESSIONS.items():
                 f[:, col[name]] = self.types.has(rows, bit, question)
         return f
+
+    def _length(self, rows: np.ndarray) -> np.ndarray:
+        """log(1 + characters) of each row's sentence (remembered once read)."""
+        unknown = rows[self._log_length[rows] < 0]
+        if len(unknown):
+            assert self.text_of is not None
+            self._log_length[unknown] = np.log1p([len(self.text_of(r))
+                                                   for r in unknown.tolist()])
+        return self._log_length[rows]
 
     def _bigram_set(self, row: int) -> frozenset[tuple[str, str]]:
         found = self._bigram_memo[row]
