@@ -120,6 +120,10 @@ class Candidates:
     coverage_article: np.ndarray
     articles: np.ndarray
     terms: QueryTerms
+    allowed: np.ndarray | None = None
+    """The rows that may be quoted (None: all). A neighbour that may not (a follow-up's
+    earlier quote: whole articles left out never split a neighbourhood) lends the candidate
+    none of its word pairs: they are the previous question's words, not this one's."""
 
 
 def sigmoid(x: float) -> float:
@@ -221,20 +225,21 @@ class Ranker:
         m = len(both)
         prev_rows = np.where(self.has_prev[both], both - 1, both)
         next_rows = np.where(self.has_next[both], both + 1, both)
+        has_prev, has_next = self.has_prev[both], self.has_next[both]
         # one gather of the (memory-mapped) vectors the candidates and neighbours need
         needed, where = np.unique(np.concatenate([both, prev_rows, next_rows]),
                                   return_inverse=True)
         similarity = self.sentences[needed] @ q
         d_sent = similarity[where[:m]]
-        d_prev = np.where(self.has_prev[both], similarity[where[m:2 * m]], -1.0)
-        d_next = np.where(self.has_next[both], similarity[where[2 * m:]], -1.0)
+        d_prev = np.where(has_prev, similarity[where[m:2 * m]], -1.0)
+        d_next = np.where(has_next, similarity[where[2 * m:]], -1.0)
         order = np.argsort(both, kind="stable")  # gathers in row order read pages in order
         d_pass = np.empty(m, dtype=np.float32)
         d_pass[order] = self.passages[both[order]] @ q
         d_nb = np.maximum(d_prev, d_next)
         d_nb = np.where(d_nb < -0.5, d_sent, d_nb)  # a one-sentence article: its own score
-        b_prev = np.where(self.has_prev[both], b_sent_all[prev_rows], 0.0)
-        b_next = np.where(self.has_next[both], b_sent_all[next_rows], 0.0)
+        b_prev = np.where(has_prev, b_sent_all[prev_rows], 0.0)
+        b_next = np.where(has_next, b_sent_all[next_rows], 0.0)
         # an article's best sentence among the rows we looked at
         articles = self.row_article[both]
         docmax = np.full(len(self.article_rows), -1.0, dtype=np.float32)
@@ -259,9 +264,9 @@ class Ranker:
         z = (raw - mean) / np.where(std > 1e-6, std, 1.0)
         n_pool = len(pool)
         return (Candidates(pool, z[:n_pool], raw[:n_pool], cov_article[:n_pool],
-                           articles[:n_pool], terms),
+                           articles[:n_pool], terms, allowed),
                 Candidates(sample, z[n_pool:], raw[n_pool:], cov_article[n_pool:],
-                           articles[n_pool:], terms))
+                           articles[n_pool:], terms, allowed))
 
     # --- ranking ------------------------------------------------------------------------
     def features(self, question: str, pool: Candidates) -> np.ndarray:
@@ -297,7 +302,7 @@ class Ranker:
         # word pairs need words of the question in the context: skip rows with none
         some = raw[:, FEATURES.index("c_ctx")] > 0
         f[some, col["bigram_sent"]], f[some, col["bigram_ctx"]] = \
-            self._bigrams(question, rows[some])
+            self._bigrams(question, rows[some], pool.allowed)
         kind = answer_types.question_type(question)
         prev_rows = np.where(self.has_prev[rows], rows - 1, -1)
         next_rows = np.where(self.has_next[rows], rows + 1, -1)
@@ -335,7 +340,8 @@ class Ranker:
             self._bigram_memo[row] = found
         return found
 
-    def _bigrams(self, question: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _bigrams(self, question: str, rows: np.ndarray,
+                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per row: share of the question's word pairs (consecutive content words, stemmed)
         found in the sentence, and in the sentence with its neighbours."""
         tokens = lexical.tokenize(question)
@@ -347,9 +353,9 @@ class Ranker:
         for i, row in enumerate(rows.tolist()):
             own = len(wanted & self._bigram_set(row))
             near = wanted & self._bigram_set(row)
-            if self.has_prev[row]:
+            if self.has_prev[row] and (allowed is None or allowed[row - 1]):
                 near |= wanted & self._bigram_set(row - 1)
-            if self.has_next[row]:
+            if self.has_next[row] and (allowed is None or allowed[row + 1]):
                 near |= wanted & self._bigram_set(row + 1)
             sent[i] = own
             ctx[i] = len(near)
