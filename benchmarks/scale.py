@@ -122,8 +122,10 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
     else:
         bank = stand_in_bank()
         from benchmarks.synthetic import StandInEncoder
+        from index.embed import settings_label
 
-        builder.load_encoder = lambda *a: StandInEncoder(bank)  # type: ignore[assignment]
+        stand_in = StandInEncoder(bank, settings_label(settings))
+        builder.load_encoder = lambda *a: stand_in  # type: ignore[assignment]
         builds = []
         for _ in range(repeats):
             shutil.rmtree(settings.data_dir, ignore_errors=True)

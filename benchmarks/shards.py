@@ -90,8 +90,10 @@ async def measure(n: int) -> dict[str, Any]:
                 out["second"] = memory(second.process.pid, data_dir)
     finally:
         await fake.stop()
-    out["index_files_mb"] = sum(p.stat().st_size for p in data_dir.rglob("*")
-                                if p.is_file() and p.suffix in (".npy", ".faiss")) // 2**20
+    from index.versions import current_version
+
+    out["index_files_mb"] = sum(p.stat().st_size for p in current_version(data_dir).iterdir()
+                                if p.suffix in (".npy", ".faiss")) // 2**20
     return out
 
 
@@ -100,7 +102,8 @@ def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv else 100_000
     out = asyncio.run(measure(n))
     a, b = out["first"], out["second"]
-    print(f"{n:,} sentences; vector and FAISS files: {out['index_files_mb']} MB")
+    print(f"{n:,} sentences; vector and FAISS files of the current version: "
+          f"{out['index_files_mb']} MB")
     print(f"first process alone:  {out['first_alone']}")
     print(f"first, with second:   {a}")
     print(f"second process:       {b}")

@@ -102,11 +102,11 @@ class StandInEncoder:
     real ones, which matters for approximate-search recall.
     """
 
-    def __init__(self, bank: np.ndarray, noise: float = 0.035) -> None:
+    def __init__(self, bank: np.ndarray, label: str, noise: float = 0.035) -> None:
         self.bank = np.ascontiguousarray(bank, dtype=np.float32)
         self.dim = bank.shape[1]
         self.noise = noise
-        self.label = "stand-in"
+        self.label = label  # the real model's: the questions are encoded by it
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -126,10 +126,21 @@ class CiteBot(commands.AutoShardedBot):
                        before_retry=forget_session)
         if self.shard_count is None:
             # asked here rather than when connecting, so that a failure is retried too
-            count, _url, _limits = await retrying("asking Discord for the shard count",
-                                                  self.http.get_bot_gateway)
-            self.shard_count = count
-            log.info("Discord recommends %d shard%s", count, "" if count == 1 else "s")
+            self.shard_count = await retrying("asking Discord for the shard count",
+                                              self._recommended_shards)
+
+    async def _recommended_shards(self) -> int:
+        try:
+            count, _url, _limits = await self.http.get_bot_gateway()
+        except discord.GatewayNotFound as exc:
+            if not isinstance(exc.__cause__, discord.NotFound):
+                raise
+            # a Discord-compatible server without GET /gateway/bot: one shard, as before
+            log.warning("the API has no /gateway/bot; connecting as one shard (set "
+                        "shard_count to shard)")
+            return 1
+        log.info("Discord recommends %d shard%s", count, "" if count == 1 else "s")
+        return int(count)
 
     async def setup_hook(self) -> None:
         self.tree.error(self.on_app_command_error)
@@ -227,7 +238,9 @@ class CiteBot(commands.AutoShardedBot):
             return
         from index import current_version_name
 
-        name = await self.in_index_thread(current_version_name, self.index_settings.data_dir)
+        # read here, not on the index thread: there it would queue behind every question
+        # already waiting, doubling their wait under load
+        name = current_version_name(self.index_settings.data_dir)
         if name is None or name == self._seen_current:
             return
         self._seen_current = name

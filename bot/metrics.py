@@ -12,7 +12,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from bot.log import get_logger
 
@@ -35,6 +44,10 @@ class Metrics:
 
     def __init__(self, gateway_latency: Callable[[], float] | None = None) -> None:
         self.registry = r = CollectorRegistry()
+        # what the global registry would carry: process memory, CPU, open files; Python
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        r.register(GC_COLLECTOR)
         self.questions = Counter("citebot_questions", "Questions received, by entry point",
                                  ["entry"], registry=r)
         self.answers = Counter("citebot_answers", "Questions answered, by outcome: answer "

@@ -39,10 +39,10 @@ class Backoff:
         self.first, self.most = first, most
         self.failures = 0
 
-    def next_delay(self, at_least: float = 0.0) -> float:
+    def next_delay(self) -> float:
         delay = min(self.most, self.first * 2 ** self.failures)
         self.failures += 1
-        return max(at_least, delay * random.uniform(0.8, 1.0))
+        return delay * random.uniform(0.8, 1.0)
 
 
 def describe(exc: BaseException) -> str:
@@ -87,6 +87,11 @@ async def sync_commands(bot: CiteBot) -> None:
             return len(await bot.tree.sync(guild=guild))
         return len(await bot.tree.sync())
 
-    synced = await retrying("syncing the slash commands", attempt)
+    try:
+        synced = await retrying("syncing the slash commands", attempt)
+    except Exception:  # a bug, not Discord: logged here, as nobody awaits this task
+        bot.metrics.errors.labels("sync").inc()
+        log.exception("syncing the slash commands failed; they keep their previous definitions")
+        return
     bot.commands_synced = True
     log.info("synced %d slash commands", synced)

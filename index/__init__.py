@@ -10,6 +10,8 @@ The API the bot (and anyone else) uses::
     answer = idx.answer("Who leads the National Rally?")
     for c in answer.citations:
         print(c.text, c.title, c.paragraph, c.sentence, c.start, c.end)
+    follow = idx.answer("What does he want?", context=(answer,))  # a follow-up
+    print(follow.follow_up_of)             # the question it borrowed from, or None
 
 Heavy modules (FAISS, ONNX Runtime) are imported only when an index is opened or built; torch
 only to export the model to ONNX, once (`index/embed.py`).

@@ -99,8 +99,12 @@ def _load_previous(settings: IndexSettings) -> _Previous:
     try:
         version = versions.current_version(settings.data_dir)
         manifest = store.read_manifest(version)
-        if (manifest.get("format") != FORMAT
-                or manifest.get("model") != settings_label(settings)):
+        if manifest.get("format") != FORMAT:
+            return empty
+        # vectors of the label the settings give or, for a model that fell back to torch,
+        # of the one the encoder actually has
+        label = manifest.get("model")
+        if label != settings_label(settings) and label != load_encoder(settings).label:
             return empty
         # damaged vectors or sentences must not be carried into the new version
         store.verify(version, manifest, ("meta.sqlite", "sentences.npy", "passages.npy"))

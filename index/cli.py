@@ -333,6 +333,9 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                 evaluate.scratch_settings(settings, "eval-followups"), folder,
                 progress=ProgressBar(sys.stderr.isatty()))
             figures["followups"] = followup_figures(*evaluate.followup_results(idx, folder))
+            if (folder / evaluate.NYT_QUESTIONS).is_file():
+                unrelated = evaluate.unrelated_turns(idx, evaluate.nyt_questions(folder)[:300])
+                figures["followups"]["after an unrelated turn"] = unrelated.__dict__
         elif followups:
             click.echo(f"followups: {folder / evaluate.FOLLOWUPS} or the NYT documents not "
                        "found, skipped", err=True)
@@ -366,6 +369,13 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                        f"{g['lenient']}/{g['n']}), read as follow-ups {g['read_as_follow_up']}"
                        f"/{g['n']}; the same questions asked standalone: {g['standalone']}/"
                        f"{g['n']} ({g['standalone'] / n:.0%})")
+        click.echo("  per kind: " + ", ".join(f"{k} {v}" for k, v in f["per kind"].items()))
+        u = f.get("after an unrelated turn")
+        if u:
+            click.echo(f"  NYT questions 0-299 asked right after a question about another "
+                       f"article ({u['questions']}): read as follow-ups "
+                       f"{u['read_as_follow_up']}; top citation correct {u['correct_after']} "
+                       f"(asked alone: {u['correct_alone']})")
         if f["wrong"]:
             click.echo(f"  wrong: {', '.join(f['wrong'])}")
 
@@ -388,6 +398,9 @@ def followup_figures(first: list[Any], second: list[Any], alone: list[Any]
             "read_as_follow_up": sum(second[i].read_as_follow_up for i in chosen),
             "standalone": sum(alone[i].correct for i in chosen),
         }
+    out["per kind"] = {kind: f"{sum(r.correct for r in second if r.kind == kind)}/"
+                              f"{sum(r.kind == kind for r in second)}"
+                       for kind in dict.fromkeys(r.kind for r in second)}
     out["turn 1"] = {"n": len(first), "correct": sum(r.correct for r in first)}
     out["wrong"] = [r.id for r in second if not r.correct]
     return out
@@ -405,9 +418,8 @@ def chat_loop(settings: IndexSettings, stdin: Any = None) -> None:
     idx = open_index(settings, build_if_missing=True)
     titles = ", ".join(a.title for a in idx.sources()[:3])
     more = "" if idx.article_count <= 3 else f" and {idx.article_count - 3} more"
-    click.echo(f"citebot — ask about {titles}{more}. Follow-up questions are read in the "
-               "context of the previous answers; /new starts afresh. Empty line or Ctrl-D "
-               "to quit.")
+    click.echo(f"citebot — ask about {titles}{more}. Follow-ups are read in context; /new "
+               "starts afresh. Empty line or Ctrl-D to quit.")
     conversation: list[Answer] = []
     while True:
         if stdin.isatty():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +91,8 @@ class Index:
         self.articles = articles
         self.rows = rows
         self.ranker = ranker
+        self._db: sqlite3.Connection | None = None  # read-only, for checking quotes
+        self._db_lock = threading.Lock()
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
@@ -283,7 +287,8 @@ class Index:
         """How `question` is read after the answers in `context` (see `index/followup.py`)."""
         if not context:
             return followup.Reading(question, "standalone")
-        texts = {a.doc_id: a.text for a in self.articles}
+        wanted = {c.doc_id for a in context for c in (*a.citations, a.closest) if c}
+        texts = {a.doc_id: a.text for a in self.articles if a.doc_id in wanted}
         return followup.read(question, context, lambda doc_id: texts.get(doc_id, ""))
 
     def rank_follow_up(self, reading: followup.Reading,
@@ -326,7 +331,10 @@ class Index:
         version was built must be the article's text at the row's span."""
         r = self.rows[row]
         a = self.articles[r.article]
-        stored = store.sentence_text(self.version_dir / "meta.sqlite", row)
+        with self._db_lock:
+            if self._db is None:
+                self._db = store.open_readonly(self.version_dir / "meta.sqlite")
+            stored = store.sentence_text(self._db, row)
         if stored != r.text or not r.text.strip():
             raise CitationMismatch(
                 f"row {row} of {self.version}: stored sentence {stored!r} does not match "

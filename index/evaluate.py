@@ -236,3 +236,36 @@ def followup_results(index: Index, folder: Path
                                   answer.follow_up_of is not None,
                                   answer.citations[0].text if answer.citations else None))
     return first, second, alone
+
+
+@dataclass(frozen=True)
+class SwitchScores:
+    questions: int
+    read_as_follow_up: int
+    correct_alone: int
+    correct_after: int
+
+
+def unrelated_turns(index: Index, questions: list[dict[str, object]]) -> SwitchScores:
+    """Each NYT question asked right after the question before it, when that one is about
+    another article: how often the unrelated turn is taken as context, and what it costs
+    (top citation overlapping the answer span, alone and after the unrelated turn)."""
+    def hit(answer: Answer, q: dict[str, object]) -> bool:
+        if not answer.citations:
+            return False
+        c = answer.citations[0]
+        start = int(q["answer_start"])  # type: ignore[call-overload]
+        end = start + len(str(q["answer"]))
+        return c.doc_id == q["doc_id"] and c.start < end and start < c.end
+
+    n = follow = alone = after = 0
+    for before, q in zip(questions, questions[1:], strict=False):
+        if before["doc_id"] == q["doc_id"]:
+            continue
+        first = index.answer(str(before["question"]))
+        in_context = index.answer(str(q["question"]), context=(first,))
+        n += 1
+        follow += in_context.follow_up_of is not None
+        alone += hit(index.answer(str(q["question"])), q)
+        after += hit(in_context, q)
+    return SwitchScores(n, follow, alone, after)

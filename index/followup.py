@@ -17,7 +17,9 @@ decides how to read it, with general rules of English, not an LLM:
 3. **What a follow-up borrows** from the latest turn that had an answer: its question's
    words (the subject a pronoun stands for, the verb "And Starmer?" elides), and when that
    question asked for a person or thing ("Who ...?", "Which ...?"), the names its quote
-   added (so "he" after "Who leads the party?" is the leader). These words extend the
+   added (so "he" after "Who leads the party?" is the leader; a pronoun after "Who ...?"
+   borrows only those names: the person answered is the subject now, not the role asked
+   about, while "And Reform UK?" still borrows "Who leads"). These words extend the
    question for BM25, and their embedding is added, at a lower weight, to the question's.
 4. **The article the conversation is about is a strong prior, not a filter**: the quoted
    article's sentences get a fixed score bonus. Another article still wins when it
@@ -42,7 +44,14 @@ from index.types import Answer, Citation
 #: pronouns that stand for a person, and for a thing, a group or an earlier statement
 PERSON_PRONOUNS = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself"})
 OTHER_PRONOUNS = frozenset({"it", "its", "itself", "they", "them", "their", "theirs",
-                            "themselves", "that", "this", "those", "these", "there", "one"})
+                            "themselves", "that", "this", "those", "these", "there"})
+#: "there" after these is existential ("Is there a deadline?"), not a place pointed back to
+BE = frozenset({"is", "are", "was", "were", "be", "been"})
+#: words that start a clause after "said that ..."
+CLAUSE_STARTS = frozenset({"a", "an", "the", "he", "she", "it", "they", "we", "i", "you",
+                           "this", "these", "those", "his", "her", "its", "their", "there"})
+#: modal verbs (not in the stop word list): "What would that involve?" points back
+MODALS = frozenset({"would", "could", "might", "must", "may", "shall", "can", "will", "should"})
 #: openers of an elliptical question: the rest of it is borrowed from the previous one
 ELLIPSIS_OPENERS = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what of|and what about|and how about)\b",
@@ -96,14 +105,29 @@ def names(text: str) -> list[str]:
     return [w for w in found if w[:1].isupper() and w.lower() not in stop and not w.isdigit()]
 
 
+def is_pronoun(word: str, previous: str = "", following: str = "") -> bool:
+    """Whether lower-cased `word` (between `previous` and `following`) is a pronoun that
+    may point back."""
+    if word == "there" and previous in BE:
+        return False
+    if (word == "that" and previous and previous not in _stopwords() | MODALS
+            and following and (following not in _stopwords() or following in CLAUSE_STARTS)):
+        # "the cases that go to trial", "said that a ...": a clause, not a reference
+        # ("allowed that before?" still is one)
+        return False
+    return word in PERSON_PRONOUNS or word in OTHER_PRONOUNS
+
+
 def pointing_back(question: str) -> str | None:
     """'pronoun' or 'ellipsis' when `question` cannot stand alone: a pronoun with no name
     before it in the question, an elliptical opener, or at most one content word."""
     stop = _stopwords()
     seen_name = False
-    for i, w in enumerate(words(question)):
-        low = w.lower()
-        if (low in PERSON_PRONOUNS or low in OTHER_PRONOUNS) and not seen_name:
+    found = words(question)
+    lowered = [w.lower() for w in found]
+    for i, (w, low) in enumerate(zip(found, lowered, strict=True)):
+        around = (lowered[i - 1] if i else "", lowered[i + 1] if i + 1 < len(found) else "")
+        if is_pronoun(low, *around) and not seen_name:
             return "pronoun"
         seen_name = seen_name or (i > 0 and w[:1].isupper() and low not in stop)
     if ELLIPSIS_OPENERS.match(question) or len(tokenize(question)) <= 1:
@@ -118,7 +142,8 @@ def marker(question: str, known_stems: set[str]) -> str | None:
     back = pointing_back(question)
     if back:
         return back
-    if any(w in PERSON_PRONOUNS or w in OTHER_PRONOUNS for w in lowered[1:]):
+    if any(is_pronoun(w, lowered[i - 1], lowered[i + 1] if i + 1 < len(lowered) else "")
+           for i, w in enumerate(lowered) if i):
         return "pronoun"
     for det, noun in zip(lowered, lowered[1:], strict=False):
         if det in DETERMINERS and set(tokenize(noun)) & known_stems:
@@ -150,21 +175,25 @@ def read(question: str, context: Sequence[Answer],
     if kind is None:
         return Reading(question, "new")
     last = turns[-1]
-    return Reading(question, kind, follow_up_of=last.question, borrowed=borrow(last),
+    return Reading(question, kind, follow_up_of=last.question, borrowed=borrow(last, kind),
                    prior_doc_ids=doc_ids, quoted=quoted)
 
 
-def borrow(turn: Answer) -> str:
+def borrow(turn: Answer, kind: str = "pronoun") -> str:
     """What a follow-up takes from `turn`: its question's words, plus the names its quote
-    added when it asked for a person or thing."""
+    added when it asked for a person or thing. A pronoun after "Who ...?" stands for the
+    person answered: then only those names."""
     parts = [turn.question]
     first = words(turn.question)[:1]
     shown = _shown(turn)
     if first and first[0].lower() in ENTITY_QUESTIONS and shown:
         asked = {w.lower() for w in words(turn.question)}
         added = [n for n in names(shown[0].text) if n.lower() not in asked]
+        if added and kind == "pronoun" and first[0].lower() in ("who", "whom"):
+            parts = []  # the person answered is the subject now, not the role asked about
         parts.append(" ".join(dict.fromkeys(added)))
     return " ".join(p for p in parts if p)
+
 
 
 def _shown(answer: Answer) -> tuple[Citation, ...]:

@@ -212,10 +212,17 @@ class Lexicon:
         if terms.empty or terms.total_idf <= 0:
             return np.zeros(len(rows), dtype=np.float32)
         postings = self.postings[level]
-        found = np.zeros(postings.size, dtype=np.float32)
+        rows = np.asarray(rows)
+        found = np.zeros(len(rows), dtype=np.float32)
         for word, weight in zip(terms.ids, terms.idf, strict=True):
-            found[postings.items[postings.of(int(word))]] += weight
-        return found[rows] / np.float32(terms.total_idf)
+            # binary search of `rows` in the word's sorted items: the cost follows the rows
+            # asked about, not the corpus
+            items = postings.items[postings.of(int(word))]
+            if len(items) == 0:
+                continue
+            at = np.minimum(np.searchsorted(items, rows), len(items) - 1)
+            found += weight * (items[at] == rows)
+        return found / np.float32(terms.total_idf)
 
     def name_coverage(self, level: str, terms: QueryTerms, row: int) -> float:
         """Share of the question's capitalised words present in item `row` at `level`

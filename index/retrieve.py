@@ -31,8 +31,9 @@
 
 Follow-up questions (`index/followup.py`) use the same ranking through one small hook: they
 are ranked with their expanded text and vector, and `rank(..., prior=...)` adds a per-row
-score (a bonus for the article the conversation is about, a penalty for sentences already
-quoted); rows with a bonus join the candidates. Without `prior`, nothing changes. (The
+score (a bonus for the article the conversation is about); rows with a bonus join the
+candidates (the sentences just quoted are left out through `allowed`). Without `prior`,
+nothing changes. (The
 ranking scores are scaled by the refit to the spread the round-1 fused score had, so the
 prior and the citation margin keep their meaning.)
 
@@ -183,13 +184,20 @@ class Ranker:
 
     @staticmethod
     def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
-        if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
-        k = min(k, len(scores))
+        # only rows that hold a question word score above 0: choose among those alone
+        scored = np.flatnonzero(scores > 0) if allowed is None \
+            else np.flatnonzero((scores > 0) & allowed)
+        k = min(k, len(scored))
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        top = np.argpartition(-scores, k - 1)[:k]
-        return top[np.isfinite(scores[top]) & (scores[top] > 0)]
+        values = scores[scored]
+        if len(values) > 40 * k:
+            # the k-th best of a sample is a floor under the k-th best of all: only rows
+            # above it can be among the top k (a large corpus has many rows per word)
+            sample = values[::len(values) // (20 * k)]
+            floor = np.partition(sample, len(sample) - k)[len(sample) - k]
+            scored, values = scored[values >= floor], values[values >= floor]
+        return scored[np.argpartition(-values, k - 1)[:k]]
 
     def candidates(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
                    extra: np.ndarray | None = None) -> tuple[Candidates, Candidates]:

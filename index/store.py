@@ -134,13 +134,9 @@ def load_sentence_table(db: sqlite3.Connection
     ).fetchall()
 
 
-def sentence_text(path: Path, row: int) -> str | None:
+def sentence_text(db: sqlite3.Connection, row: int) -> str | None:
     """The text stored for sentence `row` when the version was built (None if absent)."""
-    db = open_readonly(path)
-    try:
-        found = db.execute("SELECT text FROM sentences WHERE row = ?", (row,)).fetchone()
-    finally:
-        db.close()
+    found = db.execute("SELECT text FROM sentences WHERE row = ?", (row,)).fetchone()
     return None if found is None else str(found[0])
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Running, StartBot
+from tests.discord_fake import EPHEMERAL
 from tests.test_bot_ask import text_of
 
 FIRST = "What does Bardella want to do with France's immigration policy?"
@@ -148,3 +149,32 @@ async def test_follow_ups_survive_a_restart(start_bot: StartBot) -> None:
     run = await start_bot()
     reply = await ask(run, FOLLOW_UP, user=asker, reply_to=answer)
     assert NOTE in footer(reply)
+
+
+async def test_a_follow_up_of_a_private_answer_stays_private(start_bot: StartBot) -> None:
+    run = await start_bot()
+    ix = await run.fake.slash("ask", user=run.member, guild=run.guild, question=FIRST,
+                              private=True)
+    answer = await run.fake.reply_to(ix)
+    assert answer["flags"] & EPHEMERAL
+    button = next(c["custom_id"] for row in answer["components"] for c in row["components"]
+                  if c["custom_id"].startswith("citebot:followup:"))
+    opened = await run.fake.click(answer, button, user=run.member, guild=run.guild)
+    await run.fake.wait_for(lambda: opened.callbacks)
+    submitted = await run.fake.submit_modal(opened, [FOLLOW_UP], user=run.member,
+                                            guild=run.guild)
+    reply = await run.fake.reply_to(submitted)
+    assert reply["flags"] & EPHEMERAL
+    assert FOLLOW_UP_QUOTE in text_of(reply) and NOTE in footer(reply)
+
+
+async def test_in_a_thread_anyone_may_follow_up_an_answer_by_replying(
+        start_bot: StartBot) -> None:
+    run = await start_bot()
+    thread = await run.fake.add_thread(run.guild)
+    answer = await ask(run, FIRST, thread=thread)
+    other = run.fake.add_user("neighbour")
+    plain_mention = await ask(run, FOLLOW_UP, user=other, thread=thread)
+    assert "follow-up" not in footer(plain_mention)  # not their conversation
+    reply = await ask(run, FOLLOW_UP, user=other, thread=thread, reply_to=answer)
+    assert FOLLOW_UP_QUOTE in text_of(reply) and NOTE in footer(reply)

@@ -10,6 +10,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.store import AnswerStore
+from index import IndexSettings
 from tests.conftest import StartBot
 from tests.discord_fake import FakeDiscord
 from tests.test_bot_ask import LEADER, QUESTION, text_of
@@ -122,3 +123,29 @@ async def test_a_metrics_port_in_use_is_logged_and_the_bot_answers_anyway(
     await fake.send_message(run.member, QUESTION)
     assert LEADER in text_of(await fake.next_bot_message(fake.dm_channel(run.member),
                                                          timeout=30))
+
+
+async def test_a_reindex_shows_in_the_metrics(start_bot: StartBot,
+                                              own_index_settings: IndexSettings) -> None:
+    from tests.test_bot_admin import ARTICLE, finished
+
+    port = free_port()
+    run = await start_bot(own_index=own_index_settings, metrics_port=port)
+    before = run.bot.index
+    (own_index_settings.sources[-1] / "lighthouse.txt").write_bytes(ARTICLE)
+    ix = await run.fake.slash("reindex", user=run.fake.owner, guild=run.guild)
+    await run.fake.wait_for(lambda: finished(ix), 60)
+    after = await scrape(port)
+    assert after[("citebot_last_reindex_success", ())] == 1
+    assert after[("citebot_last_reindex_seconds", ())] > 0
+    assert after[("citebot_last_reindex_timestamp_seconds", ())] > 0
+    assert after[("citebot_index_info", (("version", run.bot.index.version),))] == 1
+    assert run.bot.index.version != before.version
+    assert after[("citebot_index_articles", ())] == before.article_count + 1
+
+
+async def test_the_process_memory_is_in_the_metrics(start_bot: StartBot) -> None:
+    port = free_port()
+    await start_bot(metrics_port=port)
+    samples = await scrape(port)
+    assert samples[("process_resident_memory_bytes", ())] > 50_000_000

@@ -113,3 +113,25 @@ async def test_logging_in_is_retried_while_discord_is_unreachable(
         await fake.stop()
         discord.http.Route.BASE = route_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+async def test_a_server_without_gateway_bot_gets_one_shard(
+        start_bot: StartBot, fake: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
+    fake.fail("GET", r"^/gateway/bot$", 404, times=100,
+              body={"code": 0, "message": "404: Not Found"})
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        run = await start_bot()
+    assert run.bot.shard_count == 1 and set(fake.sessions) == {0}
+    assert any("no /gateway/bot" in r.getMessage() for r in caplog.records)
+    await fake.send_message(run.member, QUESTION)
+    assert LEADER in text_of(await fake.next_bot_message(fake.dm_channel(run.member),
+                                                         timeout=30))
+
+
+def test_retries_back_off_from_a_second_to_five_minutes() -> None:
+    from bot.startup import Backoff
+
+    backoff = Backoff()
+    delays = [backoff.next_delay() for _ in range(12)]
+    assert 0.8 <= delays[0] <= 1.0 and 1.6 <= delays[1] <= 2.0
+    assert all(240 <= d <= 300 for d in delays[9:])

@@ -67,7 +67,9 @@ class FollowUpForm(discord.ui.Modal, title="Follow up"):
             await interaction.response.send_message(embed=render.error_embed(problem),
                                                     ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        await interaction.response.defer(thinking=True)
+        # a follow-up of a private answer stays private
+        private = bool(interaction.message is not None and interaction.message.flags.ephemeral)
+        await interaction.response.defer(ephemeral=private, thinking=True)
         stored = await asyncio.to_thread(bot.store.get_answer, self.answer_id)
         # another person's answer is followed up only in a thread; elsewhere, asked anew
         if stored is not None and not (stored.user_id == interaction.user.id
@@ -77,7 +79,7 @@ class FollowUpForm(discord.ui.Modal, title="Follow up"):
                                     guild_id=interaction.guild_id,
                                     channel_id=interaction.channel_id, earlier=stored,
                                     names=names)
-        sent = await interaction.followup.send(**reply.kwargs(), wait=True)
+        sent = await interaction.followup.send(**reply.kwargs(), ephemeral=private, wait=True)
         await ask.remember(reply, sent)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]

@@ -116,3 +116,44 @@ def test_chat_reads_follow_ups_and_new_starts_afresh(run) -> None:
     assert "Danish counterpart Mette Frederiksen" in result.output
     after_new = result.output.split("(a new conversation)")[1]
     assert "follow-up" not in after_new and "don't say" in after_new
+
+
+def test_eval_followups_scores_two_turn_conversations(run, monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    import gzip
+
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    harbour = ("The harbour festival in Port Wexley drew forty thousand visitors on Saturday. "
+               "The fireworks were paid for by the fishing cooperative.")
+    with gzip.open(folder / "nyt_dev_documents.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write(json.dumps({"doc_id": "harbour", "title": "Harbour festival", "url": None,
+                             "text": harbour}) + "\n")
+    first = "What does Bardella want to do with France's immigration policy?"
+    conversations = [
+        {"id": "c1", "doc_id": "bardella-channel-pushbacks", "kind": "pronoun", "turns": [
+            {"question": first, "gold": ["Mr Bardella wants to completely overhaul France’s "
+                                         "immigration policy, which would combat crossings, "
+                                         "he argues."]},
+            {"question": "What would that include?", "gold": [
+                "This includes relocating asylum processing to embassies and consulates in "
+                "different countries, as well as “the systematic expulsion of foreign "
+                "offenders and criminals” and prioritising French citizens for social "
+                "housing and “assistance”."]}]},
+        {"id": "c2", "doc_id": "bardella-channel-pushbacks", "kind": "switch",
+         "doc_id_2": "harbour", "turns": [
+             {"question": first, "gold": []},
+             {"question": "How many visitors did the Port Wexley harbour festival draw?",
+              "gold": ["The harbour festival in Port Wexley drew forty thousand visitors on "
+                       "Saturday."]}]},
+    ]
+    (folder / "followups_dev.jsonl").write_text(
+        "\n".join(json.dumps(c) for c in conversations) + "\n", encoding="utf-8")
+    monkeypatch.setenv("CITEBOT_EVAL_DIR", str(folder))
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    figures = json.loads(run("eval", "--no-seed", "--no-nyt", "--followups", "--json").output)
+    follow = figures["followups"]
+    standalone = follow["follow-ups"].pop("standalone")  # asked alone: may or may not hit
+    assert follow["follow-ups"] == {"n": 1, "correct": 1, "lenient": 1, "read_as_follow_up": 1}
+    assert standalone in (0, 1)
+    assert follow["switches"]["correct"] == 1 and follow["switches"]["read_as_follow_up"] == 0

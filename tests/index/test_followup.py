@@ -4,7 +4,7 @@ index of the bundled article."""
 from __future__ import annotations
 
 from index import Answer, Citation, Index
-from index.followup import pointing_back, read
+from index.followup import marker, pointing_back, read
 
 POLICY = "What does Bardella want to do with France's immigration policy?"
 POLICY_QUOTE = "Mr Bardella wants to completely overhaul France’s immigration policy"
@@ -96,3 +96,26 @@ def test_a_definite_reference_counts_only_when_the_conversation_used_its_noun() 
 def test_a_new_name_is_a_topic_switch() -> None:
     reading = read("Why did the BBC drop Jeremy Clarkson?", [TURN], lambda d: "")
     assert reading.kind == "switch" and reading.follow_up_of is None
+
+
+def test_an_ellipsis_after_a_who_question_still_borrows_its_verb() -> None:
+    reading = read("And the Democrats?", [TURN], lambda d: "")
+    assert reading.kind == "ellipsis"
+    assert "leads" in reading.borrowed and "Mitch McConnell" in reading.borrowed
+    pronoun = read("Where was he born?", [TURN], lambda d: "")
+    assert "leads" not in pronoun.borrowed and "Mitch McConnell" in pronoun.borrowed
+
+
+def test_an_existential_there_does_not_point_back() -> None:
+    assert pointing_back("Is there a deadline for the reform bill?") is None
+    assert pointing_back("How many people live there?") == "pronoun"
+
+
+def test_a_relative_that_does_not_point_back() -> None:
+    assert pointing_back("How are prosecutors reducing the cases that go to trial?") is None
+    assert pointing_back("What would that involve?") == "pronoun"
+
+
+def test_that_as_an_object_still_points_back() -> None:
+    assert marker("Has France allowed that before?", set()) == "pronoun"
+    assert pointing_back("Who said that a deal was near?") is None
