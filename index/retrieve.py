@@ -32,10 +32,10 @@
 Follow-up questions (`index/followup.py`) use the same ranking through one small hook: they
 are ranked with their expanded text and vector, and `rank(..., prior=...)` adds a per-row
 score (a bonus for the article the conversation is about); rows with a bonus join the
-candidates (the sentences just quoted are left out through `allowed`). Without `prior`,
-nothing changes. (The
-ranking scores are scaled by the refit to the spread the round-1 fused score had, so the
-prior and the citation margin keep their meaning.)
+candidates (the sentences just quoted are left out through `allowed`, and lend their
+neighbours no word pairs). Without `prior`, nothing changes. (The ranking scores are
+scaled by the refit to the spread the round-1 fused score had, so the prior and the
+citation margin keep their meaning.)
 
 Both models are fitted by `benchmarks/fit_weights.py` (one command, from scratch) on the
 Wikipedia training questions of `../shared/train/` (every fifth article held out) and NYT
