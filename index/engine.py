@@ -193,7 +193,7 @@ class Index:
         first = np.array([a.first_row for a in articles], dtype=np.int64)
         counts = np.array([a.n_sentences for a in articles], dtype=np.int64)
         ranker = Ranker(sentences, passages, faiss_sentences, faiss_passages, lexicon,
-                        row_article, first, counts)
+                        row_article, first, counts, text_of=lambda row: rows[row].text)
         return cls(settings, version_dir, encoder, articles, rows, ranker)
 
     # --- facts --------------------------------------------------------------------------

@@ -1,64 +1,98 @@
-"""How an answer is chosen: candidate sentences, their evidence, one fused score, abstention.
+"""How an answer is chosen: candidate sentences, their evidence, a learned score, abstention.
 
 1. Candidates: the nearest sentences and passages in the FAISS indexes, the best BM25
    sentences and contexts, and every sentence of the best-matching articles.
-2. Evidence for each candidate, each turned into a z-score against a fixed sample of the
-   corpus (so scores mean the same whatever the candidate set):
-   dense similarity of the sentence alone, of the sentence read in its article (one
-   encoder pass over the title, the previous sentence and the following ones), of its best
-   neighbour, and of its article's best sentence; BM25 of the
-   sentence, of its context (title + neighbours) and of its article, and of its best
-   neighbour; the IDF-weighted share of the question's words found in the sentence and in
-   its context.
-3. The fused score is a weighted sum; the top sentences are cited.
-4. Abstention: a logistic model gives a confidence in 0..1 from the top candidate's raw
-   dense similarities and word coverage, whether the single signals agree on its article,
-   and how many of the question's names its article and context contain.
+2. Evidence for each candidate (`Ranker.features`, names in RANK_FEATURES):
+   - ten signals, each a z-score against a fixed sample of the corpus (so scores mean the
+     same whatever the candidate set): dense similarity of the sentence alone, of the
+     sentence read in its article (one encoder pass over the title, the previous sentence
+     and the following ones), of its best neighbour, and of its article's best sentence;
+     BM25 of the sentence, of its context (title + neighbours), of its article and of its
+     best neighbour; the IDF-weighted share of the question's words in the sentence and in
+     its context;
+   - the raw cosines, each signal's distance to the best candidate and reciprocal rank in
+     the candidate set, the sentence's position in its article and its length, the share
+     of the question's names and of its word pairs found in the sentence and its context;
+   - answer-type evidence (`index/answer_types.py`): the kind of thing the question asks
+     for (person, organisation, place, country, number, money, percent, date, reason,
+     yes/no, other) and whether the sentence and its neighbours hold a new expression of
+     that kind (one the question does not already contain), per kind.
+3. The score is a linear model over that evidence, learned with a listwise softmax loss
+   (`index/ranker_model.json`); the top sentences are cited.
+4. Abstention: a logistic model gives a confidence in 0..1 from evidence that means the
+   same in any corpus: the top candidate's raw similarities and word coverage, whether the
+   single signals agree on its article, how many of the question's names its article and
+   context contain, whether it, its neighbours and its article hold an expression of the
+   asked kind, and how far it stands out in its article. (Evidence that depends on the
+   corpus, such as z-scores or margins over other articles, is measured by the refit but
+   given no weight: a question about one article is judged like one about thousands.)
+   The bias puts the default threshold 0.5 where 7% of the answerable NYT fit questions
+   are refused.
 
 Follow-up questions (`index/followup.py`) use the same ranking through one small hook: they
 are ranked with their expanded text and vector, and `rank(..., prior=...)` adds a per-row
 score (a bonus for the article the conversation is about); rows with a bonus join the
-candidates (the sentences just quoted are left out through `allowed`). Without `prior`,
-nothing changes.
+candidates (the sentences just quoted are left out through `allowed`, and lend their
+neighbours no word pairs). Without `prior`, nothing changes. (The ranking scores are
+scaled by the refit to the spread the round-1 fused score had, so the prior and the
+citation margin keep their meaning.)
 
-The weights were fitted on questions 800–1499 of the NYT dev split and are reported on
-questions 0–799 (`citebot-index eval`); `benchmarks/fit_weights.py` refits them.
+Both models are fitted by `benchmarks/fit_weights.py` (one command, from scratch) on the
+Wikipedia training questions of `../shared/train/` (every fifth article held out) and NYT
+dev questions 800–1499; `citebot-index eval` reports on NYT dev questions 0–799.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from index import answer_types, lexical
 from index.lexical import Lexicon, QueryTerms
 from index.vectors import VectorRows
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
             "c_sent", "c_ctx")
 
-#: fused score = WEIGHTS · z-scored features
-WEIGHTS = np.array([0.34, 0.17, 0.11, 0.08, 0.0, 0.03, 0.13, 0.0, 0.13, 0.18], dtype=np.float32)
+#: expressions that may be the answer to a question of no particular kind ("What ...?")
+OTHER_EXPRESSIONS = {"o_proper": answer_types.E_PROPER, "o_number": answer_types.E_NUMBER,
+                     "o_date": answer_types.E_DATE, "o_quote": answer_types.E_QUOTE}
 
-#: evidence that means the same in any corpus (cosines, coverage shares, agreement): z-scores
-#: and the fused score depend on corpus size, and one article must be judged like thousands
+#: what the ranking model weighs, per candidate (Ranker.features)
+RANK_FEATURES = (
+    *FEATURES,
+    "d_sent_raw", "d_pass_raw", "d_nb_raw",
+    "gap_d_sent", "gap_d_pass", "gap_c_sent", "gap_c_ctx", "gap_b_sent", "gap_b_ctx",
+    "pos_log", "first", "len_log", "names_sent", "names_ctx", "bigram_sent", "bigram_ctx",
+    "rr_d_sent", "rr_d_pass", "rr_b_sent", "rr_b_ctx", "rr_c_sent", "rr_d_docmax", "rr_b_doc",
+    "t_sent", "t_nb",
+    *(f"t_sent:{name}" for name in answer_types.QUESTION_TYPES
+      if answer_types.ANSWERED_BY[answer_types.QUESTION_TYPES.index(name)]),
+    *OTHER_EXPRESSIONS,
+)
+RANK_INDEX = {name: i for i, name in enumerate(RANK_FEATURES)}
+
+#: evidence that means the same in any corpus (cosines, coverage shares, agreement, answer
+#: types): z-scores and the fused score depend on corpus size, and one article must be
+#: judged like thousands
 ABSTAIN_FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "c_sent", "c_ctx", "c_doc",
                     "agree_d_sent", "agree_b_sent", "agree_d_pass", "agree_b_ctx", "top5_same",
-                    "names_article", "names_context")
-#: confidence = sigmoid(ABSTAIN_COEF · (x - ABSTAIN_MEAN) / ABSTAIN_SCALE + ABSTAIN_BIAS)
-ABSTAIN_MEAN = np.array([
-    0.4722, 0.4123, 0.3029, 0.4931, 0.5341, 0.5796, 0.6344, 0.5314, 0.5814, 0.505,
-    0.6771, 0.5653, 0.8054, 0.7884
-], dtype=np.float32)
-ABSTAIN_SCALE = np.array([
-    0.161, 0.1528, 0.1427, 0.1505, 0.2578, 0.2543, 0.2556, 0.499, 0.4933, 0.5,
-    0.4676, 0.3023, 0.3636, 0.376
-], dtype=np.float32)
-ABSTAIN_COEF = np.array([
-    0.68, -0.108, -0.089, 0.391, 0.332, 0.715, 0.315, 0.281, 0.281, 0.07, 0.423,
-    0.045, 0.699, 0.051
-], dtype=np.float32)
-ABSTAIN_BIAS = -0.048
+                    "names_article", "names_context", "typed", "type_top", "type_article",
+                    "stand_out", "q_missing", "margin_d_article", "margin_c_article",
+                    "z_d_sent", "z_d_pass", "z_b_ctx", "score_top", "score_margin")
+#: of ABSTAIN_FEATURES, those that depend on the corpus (z-scores against its sample,
+#: margins over the other articles, which a one-article collection does not have, and the
+#: share of the question's words its vocabulary lacks, large in a small corpus): measured
+#: by the refit, but given no weight, so a question about one article is judged like one
+#: about thousands
+ABSTAIN_CORPUS_RELATIVE = ("q_missing", "margin_d_article", "margin_c_article", "z_d_sent",
+                           "z_d_pass", "z_b_ctx", "score_top", "score_margin")
 
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
@@ -87,6 +121,10 @@ class Candidates:
     coverage_article: np.ndarray
     articles: np.ndarray
     terms: QueryTerms
+    allowed: np.ndarray | None = None
+    """The rows that may be quoted (None: all). A neighbour that may not (a follow-up's
+    earlier quote: whole articles left out never split a neighbourhood) lends the candidate
+    none of its word pairs: they are the previous question's words, not this one's."""
 
 
 def sigmoid(x: float) -> float:
@@ -96,7 +134,8 @@ def sigmoid(x: float) -> float:
 class Ranker:
     def __init__(self, sentences: VectorRows, passages: VectorRows, faiss_sentences: object,
                  faiss_passages: object, lexicon: Lexicon, row_article: np.ndarray,
-                 article_first_row: np.ndarray, article_rows: np.ndarray) -> None:
+                 article_first_row: np.ndarray, article_rows: np.ndarray,
+                 text_of: Callable[[int], str] | None = None) -> None:
         self.sentences = sentences
         self.passages = passages
         self.faiss = {"sentences": faiss_sentences, "passages": faiss_passages}
@@ -113,6 +152,14 @@ class Ranker:
         self.has_next = np.zeros(n, dtype=bool)
         if n > 1:
             self.has_next[:-1] = same_prev[1:]
+        # typed expressions of each sentence (computed on first use)
+        # a sentence's text by row (read on demand), for the evidence computed from words
+        self.text_of = text_of
+        self._log_length = np.full(len(row_article), -1.0, dtype=np.float32)
+        self._bigram_memo: list[frozenset[tuple[str, str]] | None] = \
+            [None] * (len(row_article) if text_of is not None else 0)
+        self.types = answer_types.TypeEvidence(text_of, len(row_article)) \
+            if text_of is not None else None
         rng = np.random.default_rng(0)
         self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False)) \
             if n else np.zeros(0, dtype=np.int64)
@@ -186,20 +233,21 @@ class Ranker:
         m = len(both)
         prev_rows = np.where(self.has_prev[both], both - 1, both)
         next_rows = np.where(self.has_next[both], both + 1, both)
+        has_prev, has_next = self.has_prev[both], self.has_next[both]
         # one gather of the (memory-mapped) vectors the candidates and neighbours need
         needed, where = np.unique(np.concatenate([both, prev_rows, next_rows]),
                                   return_inverse=True)
         similarity = self.sentences[needed] @ q
         d_sent = similarity[where[:m]]
-        d_prev = np.where(self.has_prev[both], similarity[where[m:2 * m]], -1.0)
-        d_next = np.where(self.has_next[both], similarity[where[2 * m:]], -1.0)
+        d_prev = np.where(has_prev, similarity[where[m:2 * m]], -1.0)
+        d_next = np.where(has_next, similarity[where[2 * m:]], -1.0)
         order = np.argsort(both, kind="stable")  # gathers in row order read pages in order
         d_pass = np.empty(m, dtype=np.float32)
         d_pass[order] = self.passages[both[order]] @ q
         d_nb = np.maximum(d_prev, d_next)
         d_nb = np.where(d_nb < -0.5, d_sent, d_nb)  # a one-sentence article: its own score
-        b_prev = np.where(self.has_prev[both], b_sent_all[prev_rows], 0.0)
-        b_next = np.where(self.has_next[both], b_sent_all[next_rows], 0.0)
+        b_prev = np.where(has_prev, b_sent_all[prev_rows], 0.0)
+        b_next = np.where(has_next, b_sent_all[next_rows], 0.0)
         # an article's best sentence among the rows we looked at
         articles = self.row_article[both]
         docmax = np.full(len(self.article_rows), -1.0, dtype=np.float32)
@@ -224,58 +272,246 @@ class Ranker:
         z = (raw - mean) / np.where(std > 1e-6, std, 1.0)
         n_pool = len(pool)
         return (Candidates(pool, z[:n_pool], raw[:n_pool], cov_article[:n_pool],
-                           articles[:n_pool], terms),
+                           articles[:n_pool], terms, allowed),
                 Candidates(sample, z[n_pool:], raw[n_pool:], cov_article[n_pool:],
-                           articles[n_pool:], terms))
+                           articles[n_pool:], terms, allowed))
 
     # --- ranking ------------------------------------------------------------------------
+    def features(self, question: str, pool: Candidates) -> np.ndarray:
+        """RANK_FEATURES of every candidate in `pool` (rows in pool order)."""
+        rows = pool.rows
+        n = len(rows)
+        raw, z = pool.raw, pool.features
+        f = np.zeros((n, len(RANK_FEATURES)), dtype=np.float32)
+        f[:, :len(FEATURES)] = z
+        col = RANK_INDEX
+        for name in ("d_sent", "d_pass", "d_nb"):
+            f[:, col[name + "_raw"]] = raw[:, FEATURES.index(name)]
+        for name in ("d_sent", "d_pass", "c_sent", "c_ctx"):
+            v = raw[:, FEATURES.index(name)]
+            f[:, col["gap_" + name]] = v - v.max()
+        for name in ("b_sent", "b_ctx"):
+            v = z[:, FEATURES.index(name)]
+            f[:, col["gap_" + name]] = v - v.max()
+        # reciprocal rank of each candidate in the pool by each single signal
+        for name in ("d_sent", "d_pass", "b_sent", "b_ctx", "c_sent", "d_docmax", "b_doc"):
+            v = raw[:, FEATURES.index(name)]
+            above = n - np.searchsorted(np.sort(v), v, side="right")  # ties share a rank
+            f[:, col["rr_" + name]] = 1.0 / (above + 2.0)
+        position = rows - self.article_first_row[pool.articles]
+        f[:, col["pos_log"]] = np.log1p(position)
+        f[:, col["first"]] = position == 0
+        if self.text_of is not None:
+            f[:, col["len_log"]] = self._length(rows)
+        f[:, col["names_sent"]] = self._names("sentence", pool.terms, rows)
+        f[:, col["names_ctx"]] = self._names("context", pool.terms, rows)
+        if self.types is None:
+            return f
+        # word pairs need words of the question in the context: skip rows with none
+        some = raw[:, FEATURES.index("c_ctx")] > 0
+        f[some, col["bigram_sent"]], f[some, col["bigram_ctx"]] = \
+            self._bigrams(question, rows[some], pool.allowed)
+        kind = answer_types.question_type(question)
+        prev_rows = np.where(self.has_prev[rows], rows - 1, -1)
+        next_rows = np.where(self.has_next[rows], rows + 1, -1)
+        if answer_types.ANSWERED_BY[kind]:
+            near = np.unique(np.concatenate([rows, prev_rows[prev_rows >= 0],
+                                             next_rows[next_rows >= 0]]))
+            match = self.types.matches(near, kind, question)
+            lookup = dict(zip(near.tolist(), match.tolist(), strict=True))
+            t_sent = match[np.searchsorted(near, rows)]
+            t_prev = np.array([lookup.get(r, 0.0) for r in prev_rows.tolist()], dtype=np.float32)
+            t_next = np.array([lookup.get(r, 0.0) for r in next_rows.tolist()], dtype=np.float32)
+            f[:, col["t_sent"]] = t_sent
+            f[:, col["t_nb"]] = np.maximum(t_prev, t_next)
+            f[:, col["t_sent:" + answer_types.QUESTION_TYPES[kind]]] = t_sent
+        elif kind == answer_types.OTHER:
+            for name, bit in OTHER_EXPRESSIONS.items():
+                f[:, col[name]] = self.types.has(rows, bit, question)
+        return f
+
+    def _length(self, rows: np.ndarray) -> np.ndarray:
+        """log(1 + characters) of each row's sentence (remembered once read)."""
+        unknown = rows[self._log_length[rows] < 0]
+        if len(unknown):
+            assert self.text_of is not None
+            self._log_length[unknown] = np.log1p([len(self.text_of(r))
+                                                   for r in unknown.tolist()])
+        return self._log_length[rows]
+
+    def _bigram_set(self, row: int) -> frozenset[tuple[str, str]]:
+        found = self._bigram_memo[row]
+        if found is None:
+            assert self.text_of is not None
+            tokens = lexical.tokenize(self.text_of(row))
+            found = frozenset(zip(tokens, tokens[1:], strict=False))
+            self._bigram_memo[row] = found
+        return found
+
+    def _bigrams(self, question: str, rows: np.ndarray,
+                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: share of the question's word pairs (consecutive content words, stemmed)
+        found in the sentence, and in the sentence with its neighbours."""
+        tokens = lexical.tokenize(question)
+        wanted = set(zip(tokens, tokens[1:], strict=False))
+        sent = np.zeros(len(rows), dtype=np.float32)
+        ctx = np.zeros(len(rows), dtype=np.float32)
+        if not wanted:
+            return sent, ctx
+        for i, row in enumerate(rows.tolist()):
+            own = len(wanted & self._bigram_set(row))
+            near = wanted & self._bigram_set(row)
+            if self.has_prev[row] and (allowed is None or allowed[row - 1]):
+                near |= wanted & self._bigram_set(row - 1)
+            if self.has_next[row] and (allowed is None or allowed[row + 1]):
+                near |= wanted & self._bigram_set(row + 1)
+            sent[i] = own
+            ctx[i] = len(near)
+        return sent / len(wanted), ctx / len(wanted)
+
+    def _names(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
+        """Per row: share of the question's capitalised words it contains (1: none asked)."""
+        if terms.name_count == 0:
+            return np.ones(len(rows), dtype=np.float32)
+        if len(terms.name_ids) == 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        postings = self.lexicon.postings[level]
+        found = np.zeros(len(rows), dtype=np.float32)
+        for word in terms.name_ids:
+            found += np.isin(rows, postings.items[postings.of(int(word))])
+        return found / terms.name_count
+
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
-             weights: np.ndarray = WEIGHTS, prior: np.ndarray | None = None) -> Ranking:
-        """`prior` (one value per row, or None) is added to the fused score; rows where it
-        is positive are candidates too (see `index/followup.py`)."""
+             model: Model | None = None, prior: np.ndarray | None = None) -> Ranking:
+        """Candidates best first, with the confidence that the best one answers.
+
+        `prior` (one value per row, or None) is added to the score; rows where it is
+        positive are candidates too (see `index/followup.py`)."""
+        return self.rank_with_evidence(question, q, allowed, model, prior)[0]
+
+    def rank_with_evidence(self, question: str, q: np.ndarray,
+                           allowed: np.ndarray | None = None, model: Model | None = None,
+                           prior: np.ndarray | None = None
+                           ) -> tuple[Ranking, np.ndarray | None]:
+        """`rank`, plus the abstention evidence the confidence came from (None: no
+        candidate)."""
         nothing = Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
         if self.n == 0 or (allowed is not None and not allowed.any()):
-            return nothing  # no article may be quoted: no statistics to compute either
+            return nothing, None  # no article may be quoted: no statistics to compute either
         extra = None if prior is None else np.flatnonzero(prior > 0)
         pool, _ = self.candidates(question, q, allowed, extra)
         if len(pool.rows) == 0:
-            return nothing
-        fused = pool.features @ weights
+            return nothing, None
+        model = model or load_model()
+        fused = self.features(question, pool) @ model.weights
         if prior is not None:
             fused = fused + prior[pool.rows]
         order = np.argsort(-fused, kind="stable")
-        confidence = confidence_of(abstain_features(pool, fused, order, self.lexicon))
-        return Ranking(pool.rows[order], fused[order], confidence)
+        x = self.abstain_features(question, pool, order, fused)
+        return Ranking(pool.rows[order], fused[order], model.confidence(x)), x
+
+    def abstain_features(self, question: str, pool: Candidates, order: np.ndarray,
+                         fused: np.ndarray) -> np.ndarray:
+        """ABSTAIN_FEATURES of the top candidate.
+
+        Besides the raw evidence of the top sentence: whether the best candidate by each
+        single signal comes from the same article (answerable questions make the signals
+        agree), how many of the question's names its article and context contain, and
+        whether it, its neighbours and its article hold an expression of the kind the
+        question asks for (1 for questions that ask for no particular kind).
+        """
+        top = order[0]
+        raw = pool.raw[top]
+        article = int(pool.articles[top])
+        row = int(pool.rows[top])
+        agree = [float(pool.articles[np.argmax(pool.raw[:, FEATURES.index(name)])] == article)
+                 for name in ("d_sent", "b_sent", "d_pass", "b_ctx")]
+        kind = answer_types.question_type(question)
+        typed = bool(answer_types.ANSWERED_BY[kind]) and self.types is not None
+        t_top = t_article = 1.0
+        if typed:
+            assert self.types is not None
+            first = int(self.article_first_row[article])
+            span = np.arange(first, first + min(int(self.article_rows[article]),
+                                                ARTICLE_ROWS_CAP))
+            near = np.arange(max(first, row - 1),
+                             min(first + int(self.article_rows[article]), row + 2))
+            t_top = float(self.types.matches(near, kind, question).max())
+            t_article = max(t_top, float(self.types.matches(span, kind, question).max()))
+        # how the top sentence stands out in its article, and its article among the others
+        d_sent = pool.raw[:, FEATURES.index("d_sent")]
+        same = pool.articles == article
+        stand_out = float(raw[FEATURES.index("d_sent")] - d_sent[same].mean())
+        others = ~same
+        margin_d = margin_c = 0.0
+        if others.any():
+            docmax = pool.raw[:, FEATURES.index("d_docmax")]
+            margin_d = float(raw[FEATURES.index("d_docmax")] - docmax[others].max())
+            margin_c = float(pool.coverage_article[top] - pool.coverage_article[others].max())
+        score_margin = float(fused[top] - fused[others].max()) if others.any() else 0.0
+        terms = pool.terms
+        q_missing = 1.0 - float(terms.idf.sum()) / terms.total_idf if terms.total_idf > 0 \
+            else 1.0
+        return np.array([
+            raw[FEATURES.index("d_sent")],
+            raw[FEATURES.index("d_pass")],
+            raw[FEATURES.index("d_nb")],
+            raw[FEATURES.index("d_docmax")],
+            raw[FEATURES.index("c_sent")],
+            raw[FEATURES.index("c_ctx")],
+            pool.coverage_article[top],
+            *agree,
+            float(np.mean(pool.articles[order[:5]] == article)),
+            self.lexicon.name_coverage("article", pool.terms, article),
+            self.lexicon.name_coverage("context", pool.terms, row),
+            float(typed),
+            t_top,
+            t_article,
+            stand_out,
+            q_missing,
+            margin_d,
+            margin_c,
+            pool.features[top, FEATURES.index("d_sent")],
+            pool.features[top, FEATURES.index("d_pass")],
+            pool.features[top, FEATURES.index("b_ctx")],
+            fused[top],
+            score_margin,
+        ], dtype=np.float32)
 
 
-def confidence_of(x: np.ndarray) -> float:
-    """The abstention model: how likely the top candidate answers the question."""
-    return sigmoid(float(((x - ABSTAIN_MEAN) / ABSTAIN_SCALE) @ ABSTAIN_COEF) + ABSTAIN_BIAS)
+# --- the fitted model -----------------------------------------------------------------------
+
+MODEL_FILE = Path(__file__).with_name("ranker_model.json")
 
 
-def abstain_features(pool: Candidates, fused: np.ndarray, order: np.ndarray,
-                     lexicon: Lexicon) -> np.ndarray:
-    """ABSTAIN_FEATURES of the top candidate.
+@dataclass(frozen=True)
+class Model:
+    """Ranking weights over RANK_FEATURES and the abstention model (ranker_model.json)."""
 
-    Besides the raw evidence of the top sentence: whether the best candidate by each single
-    signal comes from the same article (answerable questions make the signals agree), and
-    how many of the question's names its article and context contain.
-    """
-    top = order[0]
-    raw = pool.raw[top]
-    article = pool.articles[top]
-    agree = [float(pool.articles[np.argmax(pool.raw[:, FEATURES.index(name)])] == article)
-             for name in ("d_sent", "b_sent", "d_pass", "b_ctx")]
-    return np.array([
-        raw[FEATURES.index("d_sent")],
-        raw[FEATURES.index("d_pass")],
-        raw[FEATURES.index("d_nb")],
-        raw[FEATURES.index("d_docmax")],
-        raw[FEATURES.index("c_sent")],
-        raw[FEATURES.index("c_ctx")],
-        pool.coverage_article[top],
-        *agree,
-        float(np.mean(pool.articles[order[:5]] == article)),
-        lexicon.name_coverage("article", pool.terms, int(article)),
-        lexicon.name_coverage("context", pool.terms, int(pool.rows[top])),
-    ], dtype=np.float32)
+    weights: np.ndarray
+    abstain_mean: np.ndarray
+    abstain_scale: np.ndarray
+    abstain_coef: np.ndarray
+    abstain_bias: float
+
+    def confidence(self, x: np.ndarray) -> float:
+        """How likely the top candidate answers the question (0..1)."""
+        z = float(((x - self.abstain_mean) / self.abstain_scale) @ self.abstain_coef)
+        return sigmoid(z + self.abstain_bias)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        if (tuple(data["rank_features"]) != RANK_FEATURES
+                or tuple(data["abstain_features"]) != ABSTAIN_FEATURES):
+            raise ValueError("the ranker model does not match the features of this code; "
+                             "refit it with `python benchmarks/fit_weights.py`")
+        arr = {k: np.asarray(data[k], dtype=np.float32)
+               for k in ("weights", "abstain_mean", "abstain_scale", "abstain_coef")}
+        return cls(arr["weights"], arr["abstain_mean"], arr["abstain_scale"],
+                   arr["abstain_coef"], float(data["abstain_bias"]))
+
+
+@lru_cache(maxsize=1)
+def load_model() -> Model:
+    """The packaged model (read once; no network)."""
+    return Model.from_json(json.loads(MODEL_FILE.read_text(encoding="utf-8")))
