@@ -64,8 +64,7 @@ WIKI_HOLDOUT_EVERY = 5
 KEEP = 120
 L2 = 1e-3
 NYT_WEIGHT = 3.0  # a news question counts as much as this many Wikipedia questions
-ROUND1 = np.array([0.34, 0.17, 0.11, 0.08, 0.0, 0.03, 0.13, 0.0, 0.13, 0.18],
-                  dtype=np.float32)
+ROUND1 = retrieve.FIRST_STAGE
 THRESHOLD = 0.5
 #: share of answerable NYT fit questions the default threshold may refuse (the target is
 #: at most 8% on the report questions; one point of margin)

@@ -65,9 +65,14 @@ class SentenceTable(Sequence[_Row]):
     def __getitem__(self, row: int | slice) -> _Row | Sequence[_Row]:
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
-        article, paragraph, sentence, start, end = (int(v) for v in self.spans[row])
+        article, paragraph, sentence, start, end = self.spans[row].tolist()
         return _Row(article, paragraph, sentence, start, end,
                     self.articles[article].text[start:end])
+
+    def text(self, row: int) -> str:
+        """The text of sentence `row` (its article's text at its span)."""
+        article, _, _, start, end = self.spans[row].tolist()
+        return self.articles[article].text[start:end]
 
     @property
     def article(self) -> np.ndarray:
@@ -153,7 +158,7 @@ class Index:
                 str(manifest.get("sentences", -1))):
             raise IndexDamaged(f"{version_dir / 'rows.npy'} does not match "
                                f"{version_dir / MANIFEST_NAME}; run `citebot-index build`")
-        rows = SentenceTable(spans, articles)
+        rows = SentenceTable(np.array(spans), articles)  # 20 bytes a row, read once
 
         faiss_mapped = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
                         if hasattr(faiss, "IO_FLAG_MMAP_IFC") else 0)
@@ -193,7 +198,7 @@ class Index:
         first = np.array([a.first_row for a in articles], dtype=np.int64)
         counts = np.array([a.n_sentences for a in articles], dtype=np.int64)
         ranker = Ranker(sentences, passages, faiss_sentences, faiss_passages, lexicon,
-                        row_article, first, counts, text_of=lambda row: rows[row].text)
+                        row_article, first, counts, text_of=rows.text)
         return cls(settings, version_dir, encoder, articles, rows, ranker)
 
     # --- facts --------------------------------------------------------------------------

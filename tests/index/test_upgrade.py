@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,19 +50,26 @@ def test_an_index_from_a_newer_citebot_is_refused_naming_the_format(
         Index.open(newer)
 
 
-def test_the_vectors_and_faiss_indexes_are_mapped_not_read(bundled: Index) -> None:
-    maps = Path("/proc/self/maps")
-    if not maps.exists():
+def test_the_vectors_and_faiss_indexes_are_mapped_not_read(
+        bundled_settings: IndexSettings) -> None:
+    """A serving process maps the FAISS files (whose storage also gives the vectors answers
+    are ranked with) and holds no second copy: the .npy vectors are for the next build."""
+    if not Path("/proc/self/maps").exists():
         pytest.skip("no /proc here")
-    mapped = maps.read_text()
-    for name in ("rows.npy", "sentences.faiss", "passages.faiss"):
-        assert str(bundled.version_dir.resolve() / name) in mapped, name
-    assert bundled.answer("Who leads the National Rally party?").citations
-    # answers read the vectors from the FAISS files: the .npy copies (kept for the next
-    # build to reuse) are not held as well
-    mapped = maps.read_text()
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from index import Index, IndexSettings\n"
+        "index = Index.open(IndexSettings(data_dir=Path(sys.argv[1])))\n"
+        "assert index.answer('Who leads the National Rally party?').citations\n"
+        "print(Path('/proc/self/maps').read_text())\n")
+    maps = subprocess.run([sys.executable, "-c", script, str(bundled_settings.data_dir)],
+                          capture_output=True, text=True, timeout=120, check=True).stdout
+    version = current_version(bundled_settings.data_dir).resolve()
+    for name in ("sentences.faiss", "passages.faiss"):
+        assert str(version / name) in maps, name
     for name in ("sentences.npy", "passages.npy"):
-        assert str(bundled.version_dir.resolve() / name) not in mapped, name
+        assert str(version / name) not in maps, name
 
 
 def test_an_index_from_an_older_citebot_is_refused_naming_what_to_run(
