@@ -98,7 +98,7 @@ ABSTAIN_CORPUS_RELATIVE = ("q_missing", "margin_d_article", "margin_c_article", 
 #: whose words are read for word-pair and answer-type evidence: the best EVIDENCE_ROWS
 FIRST_STAGE = np.array([0.34, 0.17, 0.11, 0.08, 0.0, 0.03, 0.13, 0.0, 0.13, 0.18],
                        dtype=np.float32)
-EVIDENCE_ROWS = 240
+EVIDENCE_ROWS = 120
 DENSE_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
 TOP_ARTICLES = 3
