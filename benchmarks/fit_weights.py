@@ -103,7 +103,7 @@ def _code_key() -> str:
 
     h = hashlib.sha256()
     for part in (answer_types, lexical, retrieve.Ranker.candidates, retrieve.Ranker.features,
-                 retrieve.Ranker._bigrams, retrieve.Ranker._bigram_set, retrieve.Ranker._names,
+                 retrieve.Ranker._bigrams, retrieve.Ranker._pairs, retrieve.Ranker._names,
                  retrieve.Ranker.__init__):
         h.update(inspect.getsource(part).encode())
     h.update(repr((retrieve.RANK_FEATURES, retrieve.DENSE_CANDIDATES,
