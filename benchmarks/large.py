@@ -90,7 +90,7 @@ def table(results: dict[str, Any]) -> list[str]:
     lines = ["| sentences | | answer p50 / p99 ms | serving peak RSS MB | cold start s | "
              "HNSW recall@10 (efSearch, search ms) | build s (no embedding) | load |",
              "|---|---|---|---|---|---|---|---|"]
-    for key in sorted(results, key=int):
+    for key in sorted((k for k in results if k.isdigit()), key=int):
         n = int(key)
         f = figures(results[key])
         b = BEFORE.get(n, {})
@@ -116,6 +116,7 @@ def write_report(results: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "large.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     section = [MARK_START, "## Large corpora, compact index (`python -m benchmarks.large`)", "",
+               f"Commit {results.get('commit', '?')}. "
                "Stand-in vectors (see above), real sentence splitting, SQLite, BM25 and FAISS; "
                "questions encoded by the real model (ONNX, one thread). Peak RSS is the "
                "serving process's `ru_maxrss` after the questions, memory-mapped index pages "
@@ -146,6 +147,9 @@ def main() -> None:
         for n in args.sizes:
             earlier = results.get(str(n)) if args.keep_builds else None
             results[str(n)] = measure(n, earlier)
+            results["commit"] = subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                capture_output=True, text=True).stdout.strip()
             write_report(results)  # after each size: a long run keeps what it measured
     write_report(results)
     print("\n".join(table(results)))

@@ -100,6 +100,11 @@ print(texts[int(index.search(q, 1)[1][0][0])])
 """
 
 
+def git_commit() -> str:
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+
+
 def task_prepare() -> dict[str, Any]:
     """The bundled index (citebot) and the bundled sentences in a flat FAISS file (bare)."""
     import faiss
@@ -238,7 +243,8 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 
 def measure(rounds: int) -> dict[str, Any]:
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Any] = {"threads": THREADS, "load_before": os.getloadavg()[0]}
+    out: dict[str, Any] = {"threads": THREADS, "load_before": os.getloadavg()[0],
+                           "commit": git_commit()}
     print("prepare", file=sys.stderr, flush=True)
     out["prepare"] = run_task("prepare")
     cli = [sys.executable, "-m", "index", "--data-dir", str(SCRATCH / "bundled"), "ask",
@@ -318,6 +324,7 @@ def write_report(r: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps(r, indent=1), encoding="utf-8")
     section = [MARK_START, "## Speed and weight (`python -m benchmarks.speed`)", "",
+               f"Commit {r.get('commit', '?')}. "
                f"One run, one thread each, machine load {r['load_before']:.1f} before and "
                f"{r['load_after']:.1f} after (2 cores; above 2 means other work ran too). "
                "Medians; ratios against the bare stack measured in the same run.", "",
