@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.speed import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SCRATCH = Path(os.environ.get("CITEBOT_BENCH_SCRATCH", "/tmp/citebot-bench"))
@@ -122,14 +124,7 @@ def write_report(results: dict[str, Any]) -> None:
                "serving process's `ru_maxrss` after the questions, memory-mapped index pages "
                "it touched included. Load: the machine's load average during serving (2 cores).",
                "", *table(results), MARK_END]
-    report = RESULTS / "REPORT.md"
-    text = report.read_text(encoding="utf-8") if report.is_file() else "# Benchmarks\n"
-    if MARK_START in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + "\n".join(section) + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
-    report.write_text(text, encoding="utf-8")
+    replace_section(RESULTS / "REPORT.md", MARK_START, MARK_END, section)
 
 
 def main() -> None:

@@ -320,6 +320,18 @@ MARK_START = "<!-- speed:start -->"
 MARK_END = "<!-- speed:end -->"
 
 
+def replace_section(report: Path, start: str, end: str, section: list[str]) -> None:
+    """Put `section` (which begins with `start` and ends with `end`) into the report in
+    place of the one between those marks, or at its end; the rest is left as it is."""
+    text = report.read_text(encoding="utf-8") if report.is_file() else "# Benchmarks\n"
+    if start in text:
+        head, rest = text.split(start, 1)
+        text = head + "\n".join(section) + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+    report.write_text(text, encoding="utf-8")
+
+
 def write_report(r: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps(r, indent=1), encoding="utf-8")
@@ -329,14 +341,7 @@ def write_report(r: dict[str, Any]) -> None:
                f"{r['load_after']:.1f} after (2 cores; above 2 means other work ran too). "
                "Medians; ratios against the bare stack measured in the same run.", "",
                *table(r), MARK_END]
-    report = RESULTS / "REPORT.md"
-    text = report.read_text(encoding="utf-8") if report.is_file() else "# Benchmarks\n"
-    if MARK_START in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + "\n".join(section) + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
-    report.write_text(text, encoding="utf-8")
+    replace_section(RESULTS / "REPORT.md", MARK_START, MARK_END, section)
 
 
 def main() -> None:
