@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from bot.settings import BotSettings
 from index import IndexSettings
 from index.settings import BUNDLED_CORPUS
 from tests.discord_fake import FakeDiscord, Guild, User
+from tests.feed_site import FeedSite
 
 # The model is packaged locally; nothing may be fetched.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,6 +99,14 @@ def own_index_settings(bot_index_settings: IndexSettings, tmp_path: Path) -> Ind
     extra.mkdir()
     return replace(bot_index_settings, data_dir=data_dir,
                    sources=(*bot_index_settings.sources, extra))
+
+
+@pytest.fixture
+def site() -> Iterator[FeedSite]:
+    """A news site on 127.0.0.1 serving a feed and its article pages (tests/feed_site.py)."""
+    server = FeedSite()
+    yield server
+    server.stop()
 
 
 @pytest_asyncio.fixture

@@ -4,7 +4,6 @@ entry within one interval and announces it, while questions are answered meanwhi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -19,13 +18,6 @@ from tests.test_bot_ask import LEADER, QUESTION, text_of
 
 HARBOUR_Q = "When did the council approve the harbour wall?"
 FERRY_Q = "How often will the ferry sail in winter?"
-
-
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    server = FeedSite()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

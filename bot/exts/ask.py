@@ -118,6 +118,19 @@ class Ask(commands.Cog):
                     f"{max(1, round(wait))} s and ask again.")
         return None
 
+    async def accept(self, interaction: discord.Interaction, raw: str
+                     ) -> tuple[str, dict[str, str]] | None:
+        """`raw` from an interaction (a slash command or a form), tidied, with the names of
+        its mentions; or None after telling the user privately why it is not answered."""
+        question = tidy(raw)
+        names = mention_names(interaction.guild, question)
+        problem = self.problem_with(question, interaction.user.id, plain(question, names))
+        if problem:
+            await interaction.response.send_message(embed=render.error_embed(problem),
+                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return None
+        return question, names
+
     async def reply_for(self, question: str, *, user_id: int, guild_id: int | None,
                         channel_id: int | None, source: str | None = None,
                         earlier: StoredAnswer | None = None,
@@ -187,13 +200,10 @@ class Ask(commands.Cog):
                           source: str | None = None, private: bool = False) -> None:
         """Ask a question; the answer quotes the indexed articles, with sources."""
         self.bot.metrics.questions.labels("slash").inc()
-        question = tidy(question)
-        names = mention_names(interaction.guild, question)
-        problem = self.problem_with(question, interaction.user.id, plain(question, names))
-        if problem:
-            await interaction.response.send_message(embed=render.error_embed(problem),
-                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
+        accepted = await self.accept(interaction, question)
+        if accepted is None:
             return
+        question, names = accepted
         await interaction.response.defer(ephemeral=private, thinking=True)
         earlier = await self.earlier_answer(interaction.user.id, interaction.channel)
         reply = await self.reply_for(question, user_id=interaction.user.id,

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot import render
-from bot.client import NO_MENTIONS, CiteBot, say_sorry
+from bot.client import CiteBot, say_sorry
 from bot.log import get_logger
-from bot.markdown import plain
 
 if TYPE_CHECKING:
     from bot.exts.ask import Ask
@@ -54,19 +52,16 @@ class FollowUpForm(discord.ui.Modal, title="Follow up"):
         self.add_item(self.question)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        from bot.exts.ask import is_thread, mention_names, tidy
+        from bot.exts.ask import is_thread
 
         bot = interaction.client
         assert isinstance(bot, CiteBot)
         ask: Ask | None = bot.get_cog("Ask")  # type: ignore[assignment]
         assert ask is not None
-        question = tidy(self.question.value or "")
-        names = mention_names(interaction.guild, question)
-        problem = ask.problem_with(question, interaction.user.id, plain(question, names))
-        if problem:
-            await interaction.response.send_message(embed=render.error_embed(problem),
-                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
+        accepted = await ask.accept(interaction, self.question.value or "")
+        if accepted is None:
             return
+        question, names = accepted
         # a follow-up of a private answer stays private
         private = bool(interaction.message is not None and interaction.message.flags.ephemeral)
         await interaction.response.defer(ephemeral=private, thinking=True)

@@ -4,7 +4,6 @@ site on 127.0.0.1 (RSS, article pages, ETags), the real model, FAISS and SQLite.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,6 @@ FERRY = Entry("ferry-timetable", "Winter ferry timetable", [
     "The island ferry will sail twice a day during the winter months.",
     "The ferry company blamed the reduced timetable on a shortage of engineers.",
 ], published="2026-11-27T08:00:00+00:00")
-
-
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    server = FeedSite()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
