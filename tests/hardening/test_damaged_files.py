@@ -167,7 +167,7 @@ def test_a_missing_packaged_model_says_how_to_reinstall(
 
     monkeypatch.setattr(embed, "default_model_path", lambda: str(tmp_path / "gone"))
     with pytest.raises(IndexDamaged, match=r"gone is missing.*pip install --force-reinstall"):
-        embed._load.__wrapped__("", "onnx", True, str(tmp_path / "cache"), 1, 64)
+        embed._load.__wrapped__("", "onnx", True, True, str(tmp_path / "cache"), 1, 64)
 
 
 # --- the bot ------------------------------------------------------------------------------

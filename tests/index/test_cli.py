@@ -115,7 +115,7 @@ def test_chat_reads_follow_ups_and_new_starts_afresh(run) -> None:
     assert f"(read as a follow-up of: {first})" in result.output
     assert "Danish counterpart Mette Frederiksen" in result.output
     after_new = result.output.split("(a new conversation)")[1]
-    assert "follow-up" not in after_new and "don't say" in after_new
+    assert "read as a follow-up" not in after_new and "Frederiksen" not in after_new
 
 
 def test_eval_followups_scores_two_turn_conversations(run, monkeypatch: pytest.MonkeyPatch,
