@@ -51,6 +51,7 @@ TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value",
 LEARNING_RATE = 1e-3
 BATCH = 32
 EPOCHS = 1
+OTHER_NEGATIVE = False
 SCALE = 20.0
 SEED = 0
 
@@ -144,6 +145,9 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"save {TUNING_FILE.name}")
     parser.add_argument("--out", type=Path, default=TUNING_FILE, help="where --write saves")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--other-negative", action="store_true", default=OTHER_NEGATIVE,
+                        help="also push each question away from the most similar sentence "
+                             "of another article")
     args = parser.parse_args()
     import torch
 
@@ -173,8 +177,10 @@ def main() -> None:
             same = same[~np.isin(same, gold)]
             negative = same[np.argmax(q[k] @ s[same].T)] if len(same) else \
                 int(np.argsort(-(q[k] @ s.T))[1])
+            other = np.flatnonzero(article != article[gold[0]])
+            elsewhere = other[np.argmax(q[k] @ s[other].T)]
             examples.append((corpus.questions[i]["question"], corpus.sentences[gold[0]],
-                             corpus.sentences[negative]))
+                             corpus.sentences[negative], corpus.sentences[elsewhere]))
     rng = np.random.default_rng(SEED)
     examples = [examples[i] for _ in range(args.epochs)
                 for i in rng.permutation(len(examples))]
@@ -191,8 +197,10 @@ def main() -> None:
     for step in range(steps):
         batch = examples[step * BATCH:(step + 1) * BATCH]
         q = encode(st, [b[0] for b in batch], grad=True, max_tokens=64, batch=BATCH)
-        s = encode(st, [b[1] for b in batch] + [b[2] for b in batch], grad=True,
-                   max_tokens=96, batch=2 * BATCH)
+        texts = [b[1] for b in batch] + [b[2] for b in batch]
+        if args.other_negative:
+            texts += [b[3] for b in batch]
+        s = encode(st, texts, grad=True, max_tokens=96, batch=len(texts))
         loss = torch.nn.functional.cross_entropy(q @ s.T * SCALE, torch.arange(len(batch)))
         optimiser.zero_grad()
         loss.backward()
