@@ -11,7 +11,7 @@ normalisation), so they differ only in who computes the token states:
   be exported; one log line says so).
 
 The packaged model runs with citebot's tuning (``tune_encoder``, on by default): low-rank
-corrections to its weights (``index/encoder_tuning.npz``, 1 MB), learned from the training
+corrections to its weights (``index/encoder_tuning.npz``, 0.6 MB), learned from the training
 questions by ``benchmarks/tune_encoder.py`` so that a question lands nearer the sentence
 that answers it. They are added to the weights when the model is loaded (both backends), so
 the tuned model is exported and run like any other; its label and export folder name the
@@ -92,11 +92,16 @@ def settings_label(settings: IndexSettings) -> str:
                        tuning_for(settings.model, settings.tune_encoder))
 
 
+def export_name(path: Path, tuning: Path | None) -> str:
+    """The export folder's name: the model's files' key, plus the tuning's."""
+    key = model_key(path)
+    return key if tuning is None else f"{key}-{tuning_key(tuning)}"
+
+
 def export_folder(settings: IndexSettings) -> Path:
-    """Where the settings' model is exported: the model's files' key, plus the tuning's."""
-    tuning = tuning_for(settings.model, settings.tune_encoder)
-    key = model_key(resolve_model_path(settings.model))
-    return model_cache_dir(settings) / (key if tuning is None else f"{key}-{tuning_key(tuning)}")
+    """Where the settings' model is exported."""
+    return model_cache_dir(settings) / export_name(
+        resolve_model_path(settings.model), tuning_for(settings.model, settings.tune_encoder))
 
 
 def model_cache_dir(settings: IndexSettings) -> Path:
@@ -518,18 +523,19 @@ def _quantize(fp32: Path, int8: Path) -> None:
 
 
 @lru_cache(maxsize=4)
-def _load(model: str, backend: str, quantize: bool, tune: bool, folder: str, threads: int,
+def _load(model: str, backend: str, quantize: bool, tune: bool, cache: str, threads: int,
           batch_size: int) -> Encoder:
     tuning = tuning_for(model, tune)
     label = model_label(model, backend, quantize, tuning)
     path = resolve_model_path(model)
     if backend == "onnx":
-        needed = Path(folder) / (ONNX_INT8 if quantize else ONNX_FP32)
+        folder = Path(cache) / export_name(path, tuning)  # hashes the model: once a process
+        needed = folder / (ONNX_INT8 if quantize else ONNX_FP32)
         try:
-            if not needed.is_file() or not (Path(folder) / FACTS).is_file():
+            if not needed.is_file() or not (folder / FACTS).is_file():
                 log.info("exporting %s to ONNX into %s (once per model)", label, folder)
-                export_onnx(path, Path(folder), quantize, tuning)
-            encoder = _onnx_encoder(Path(folder), quantize, label, threads)
+                export_onnx(path, folder, quantize, tuning)
+            encoder = _onnx_encoder(folder, quantize, label, threads)
             log.info("loaded embedding model %s (ONNX Runtime)", label)
             return encoder
         except IndexDamaged:
@@ -546,4 +552,4 @@ def _load(model: str, backend: str, quantize: bool, tune: bool, folder: str, thr
 def load_encoder(settings: IndexSettings) -> Encoder:
     """The encoder the settings ask for, loaded once per process."""
     return _load(settings.model, settings.encoder, settings.quantize, settings.tune_encoder,
-                 str(export_folder(settings).resolve()), settings.threads, settings.batch_size)
+                 str(model_cache_dir(settings).resolve()), settings.threads, settings.batch_size)
