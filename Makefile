@@ -21,8 +21,9 @@ run: $(STAMP)
 	$(BIN)/citebot
 
 lint: $(STAMP)
-	$(BIN)/ruff check index bot tests benchmarks
+	$(BIN)/ruff check index bot tests benchmarks training
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 test: lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q

@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300)
     args = parser.parse_args()
     from index import Index, index_settings
-    from index.evaluate import eval_dir, nyt_questions
+    from index.cli.evaluate import eval_dir, nyt_questions
 
     index = Index.open(index_settings(data_dir=args.data_dir))
     questions = [str(q["question"]) for q in nyt_questions(eval_dir())][:args.questions]

@@ -7,7 +7,7 @@ Every contender gets the same articles, the same model (the packaged all-MiniLM-
 2 threads and batch size 64. Sentence-level contenders index the sentences of our own
 splitter, so every retrieved unit has an exact character span in its article; a question
 is scored the ReQA way (rank of the first retrieved unit whose span overlaps the answer)
-with `index.evaluate.summarize`, exactly as `citebot-index eval` scores citebot.
+with `index.cli.evaluate.summarize`, exactly as `citebot-index eval` scores citebot.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Unit:
 
 
 def model_path() -> str:
-    from index.embed import default_model_path
+    from index.models.embed import default_model_path
 
     return default_model_path()
 
@@ -57,14 +57,14 @@ def peak_rss_mb() -> float:
 def nyt_docs() -> list[dict[str, Any]]:
     import gzip
 
-    from index import evaluate
+    from index.cli import evaluate
 
     with gzip.open(evaluate.eval_dir() / evaluate.NYT_DOCS, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
 def sentence_units(docs: list[dict[str, Any]]) -> list[Unit]:
-    from index import segment
+    from index.ingest import segment
 
     return [Unit(i, s.start, s.end, s.text) for i, d in enumerate(docs)
             for s in segment.sentences(d["text"])]
@@ -235,11 +235,11 @@ class LlamaIndex(Contender):
 # --- citebot itself ------------------------------------------------------------------------------
 
 def run_citebot(questions: list[dict[str, Any]]) -> dict[str, Any]:
-    """Build the NYT index from scratch (timed), then score it with index.evaluate."""
+    """Build the NYT index from scratch (timed), then score it with index.cli.evaluate."""
     import shutil
 
-    from index import evaluate
-    from index.embed import load_encoder
+    from index.cli import evaluate
+    from index.models.embed import load_encoder
     from index.settings import IndexSettings
 
     settings = IndexSettings(data_dir=SCRATCH / "nyt-citebot", threads=THREADS,
@@ -292,9 +292,9 @@ def rank_of(c: Contender, hits: list[tuple[int, float]], doc: int, a0: int, a1: 
 
 def run_contender(c: Contender, questions: list[dict[str, Any]], docs: list[dict[str, Any]],
                   chunked: bool) -> dict[str, Any]:
-    from index import evaluate
+    from index.cli import evaluate
+    from index.ingest.sources import read_sources
     from index.settings import BUNDLED_CORPUS
-    from index.sources import read_sources
 
     t = time.perf_counter()
     c.ingest(docs)
@@ -374,7 +374,7 @@ def main(argv: list[str]) -> None:
 
     torch.set_num_threads(THREADS)
     name, limit = argv[0], int(argv[1])
-    from index import evaluate
+    from index.cli import evaluate
 
     questions = evaluate.nyt_questions(evaluate.eval_dir())[:limit]
     if name == "citebot":

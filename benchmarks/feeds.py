@@ -24,8 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from index import IndexSettings, build
-from index.evaluate import NYT_DOCS, eval_dir
-from index.feeds import add_feed, feeds_dir, update
+from index.building.update import update
+from index.cli.evaluate import NYT_DOCS, eval_dir
+from index.ingest.feeds import add_feed, feeds_dir
 from tests.feed_site import Entry, FeedSite, Response
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from index.builder import HNSW_FROM
+from index.storage.vectors import HNSW_FROM
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

@@ -67,7 +67,7 @@ def stand_in_bank() -> np.ndarray:
     if path.is_file():
         return np.load(path)
     from benchmarks import synthetic
-    from index.embed import load_encoder
+    from index.models.embed import load_encoder
 
     docs = synthetic.articles(BANK)
     texts = [s for d in docs for s in d["text"].replace("\n\n", " ").split(". ")][:BANK]
@@ -79,7 +79,7 @@ def stand_in_bank() -> np.ndarray:
 
 def pipeline_articles(docs: list[dict[str, str]]) -> list[tuple[str, list[str]]]:
     """(title, sentences) of each article, split by our splitter."""
-    from index import segment
+    from index.ingest import segment
 
     return [(d["title"], [s.text for s in segment.sentences(d["text"])]) for d in docs]
 
@@ -87,15 +87,16 @@ def pipeline_articles(docs: list[dict[str, str]]) -> list[tuple[str, list[str]]]
 def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
     """Full build (fresh folder) and unchanged reindex; with `real`, also the raw encoder
     rate on the same sentences and on the same texts the pipeline embeds, interleaved."""
-    from index import builder
-    from index.embed import load_encoder
+    from index.building import builder
+    from index.models.embed import load_encoder
+    from index.storage.vectors import faiss_kind
 
     settings = settings_for(n, "-" + mode)
     out: dict[str, Any] = {"n": n, "mode": mode}
     if mode == "real":
         from sentence_transformers import SentenceTransformer
 
-        from index.embed import default_model_path
+        from index.models.embed import default_model_path
 
         encoder = load_encoder(settings)  # loaded once: builds below reuse it
         encoder.encode(["warm up the model"])
@@ -122,7 +123,7 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
     else:
         bank = stand_in_bank()
         from benchmarks.synthetic import StandInEncoder
-        from index.embed import settings_label
+        from index.models.embed import settings_label
 
         stand_in = StandInEncoder(bank, settings_label(settings))
         builder.load_encoder = lambda *a: stand_in  # type: ignore[assignment]
@@ -140,7 +141,7 @@ def task_build(n: int, mode: str, repeats: int) -> dict[str, Any]:
         reindex.append(time.perf_counter() - t)
         assert again.unchanged
     out.update(reindex_s=reindex, peak_rss_mb=peak_rss_mb(),
-               faiss_kind=builder.faiss_kind(settings.faiss_index, report.sentences))
+               faiss_kind=faiss_kind(settings.faiss_index, report.sentences))
     return out
 
 
@@ -184,12 +185,12 @@ def task_ann(n: int, mode: str, count: int) -> dict[str, Any]:
     import faiss
 
     from benchmarks import synthetic
-    from index.embed import load_encoder
-    from index.retrieve import DENSE_CANDIDATES
+    from index.answer.rank import DENSE_CANDIDATES
+    from index.models.embed import load_encoder
 
     faiss.omp_set_num_threads(serving_threads())
     folder = settings_for(n, "-" + mode).data_dir
-    from index import versions
+    from index.storage import versions
 
     version = versions.current_version(folder)
     approx = faiss.read_index(str(version / "sentences.faiss"))
@@ -213,7 +214,7 @@ def task_ann(n: int, mode: str, count: int) -> dict[str, Any]:
         approx.index if hasattr(approx, "index") else approx)).__name__,
         "exact_latency_s": exact_t}
     from index import IndexSettings
-    from index.builder import hnsw_ef_search
+    from index.storage.vectors import hnsw_ef_search
 
     default_ef = hnsw_ef_search(IndexSettings().hnsw_ef_search, n)
     for ef in sorted({16, 64, DENSE_CANDIDATES, default_ef}):

@@ -90,7 +90,7 @@ async def measure(n: int) -> dict[str, Any]:
                 out["second"] = memory(second.process.pid, data_dir)
     finally:
         await fake.stop()
-    from index.versions import current_version
+    from index.storage.versions import current_version
 
     out["index_files_mb"] = sum(p.stat().st_size for p in current_version(data_dir).iterdir()
                                 if p.suffix in (".npy", ".faiss")) // 2**20

@@ -53,7 +53,7 @@ def peak_mb() -> float:
 
 
 def model_path() -> str:
-    from index.embed import default_model_path
+    from index.models.embed import default_model_path
 
     return default_model_path()
 
@@ -65,7 +65,7 @@ def nyt_questions() -> list[str]:
 
 def nyt_sentences() -> list[str]:
     """The NYT dev corpus split by citebot's own splitter (both stacks embed the same)."""
-    from index import segment
+    from index.ingest import segment
 
     with gzip.open(EVAL / "nyt_dev_documents.jsonl.gz", "rt", encoding="utf-8") as fh:
         return [s.text for line in fh for s in segment.sentences(json.loads(line)["text"])]
@@ -110,7 +110,8 @@ def task_prepare() -> dict[str, Any]:
     import faiss
     from sentence_transformers import SentenceTransformer
 
-    from index import build, segment
+    from index import build
+    from index.ingest import segment
     from index.settings import BUNDLED_CORPUS
 
     shutil.rmtree(SCRATCH / "bundled", ignore_errors=True)

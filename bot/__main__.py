@@ -38,7 +38,7 @@ def main() -> int:
     default_level = "INFO" if token is not None else "WARNING"
     logging.basicConfig(level=os.environ.get("CITEBOT_LOG_LEVEL", default_level).upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from index.cli import chat_loop, open_index
+    from index.cli.main import chat_loop, open_index
 
     if token is None:
         try:

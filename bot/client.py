@@ -20,6 +20,7 @@ from bot.log import get_logger
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.settings import BotSettings
+from bot.startup import retrying
 from bot.store import AnswerStore
 from index import (
     SHARED,
@@ -108,8 +109,6 @@ class CiteBot(commands.AutoShardedBot):
     async def login(self, token: str) -> None:
         """Log in; Discord's 5xx, 429 and other refusals and network failures are logged
         and retried with backoff. Only a refused token raises (LoginFailure)."""
-        from bot.startup import retrying
-
         if self.settings.metrics_port and not self.metrics.serving:
             try:
                 self.metrics.serve(self.settings.metrics_port)
@@ -153,10 +152,29 @@ class CiteBot(commands.AutoShardedBot):
                      "is disabled (CITEBOT_MESSAGE_CONTENT_INTENT=false); mentions, DMs and "
                      "slash commands still work", self.settings.command_prefix)
         if self.settings.sync_commands:
-            from bot.startup import sync_commands
-
             # in the background: mentions and DMs are answered while Discord refuses it
-            self._sync_task = asyncio.create_task(sync_commands(self))
+            self._sync_task = asyncio.create_task(self.sync_commands())
+
+    async def sync_commands(self) -> None:
+        """Push the slash commands (to `guild_id` or globally) until Discord accepts them."""
+        guild_id = self.settings.guild_id
+
+        async def attempt() -> int:
+            if guild_id:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                return len(await self.tree.sync(guild=guild))
+            return len(await self.tree.sync())
+
+        try:
+            synced = await retrying("syncing the slash commands", attempt)
+        except Exception:  # a bug, not Discord: logged here, as nobody awaits this task
+            self.metrics.errors.labels("sync").inc()
+            log.exception("syncing the slash commands failed; they keep their previous "
+                          "definitions")
+            return
+        self.commands_synced = True
+        log.info("synced %d slash commands", synced)
 
     async def on_ready(self) -> None:
         shards = "" if not self.shard_ids else f" (shards {', '.join(map(str, self.shard_ids))}"\
@@ -384,6 +402,13 @@ class CiteBot(commands.AutoShardedBot):
                 return True
             return any(role.id in self.settings.admin_role_ids for role in user.roles)
         return False
+
+
+def is_thread(channel: object) -> bool:
+    """Whether `channel` is a thread (public, private or of an announcement channel)."""
+    return isinstance(channel, discord.Thread) or getattr(channel, "type", None) in (
+        discord.ChannelType.public_thread, discord.ChannelType.private_thread,
+        discord.ChannelType.news_thread)
 
 
 async def say_sorry(interaction: discord.Interaction) -> None:

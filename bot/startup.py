@@ -1,22 +1,19 @@
 """Starting up against a Discord that may fail for a while: logging in and pushing the slash
 commands are retried with backoff; only a refused token (401) or refused intents (4014) end
-the process. The slash-command sync runs in the background, so mentions and DMs are
-answered while Discord refuses it."""
+the process. (The slash-command sync, `CiteBot.sync_commands`, retries the same way in the
+background, so mentions and DMs are answered while Discord refuses it.)"""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import discord
 
 from bot.log import get_logger
-
-if TYPE_CHECKING:
-    from bot.client import CiteBot
 
 log = get_logger(__name__)
 
@@ -74,24 +71,3 @@ async def retrying(what: str, attempt: Callable[[], Awaitable[T]],
             if before_retry is not None:
                 await before_retry()
             await asyncio.sleep(delay)
-
-
-async def sync_commands(bot: CiteBot) -> None:
-    """Push the slash commands (to `guild_id` or globally) until Discord accepts them."""
-    settings = bot.settings
-
-    async def attempt() -> int:
-        if settings.guild_id:
-            guild = discord.Object(settings.guild_id)
-            bot.tree.copy_global_to(guild=guild)
-            return len(await bot.tree.sync(guild=guild))
-        return len(await bot.tree.sync())
-
-    try:
-        synced = await retrying("syncing the slash commands", attempt)
-    except Exception:  # a bug, not Discord: logged here, as nobody awaits this task
-        bot.metrics.errors.labels("sync").inc()
-        log.exception("syncing the slash commands failed; they keep their previous definitions")
-        return
-    bot.commands_synced = True
-    log.info("synced %d slash commands", synced)

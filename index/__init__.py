@@ -14,7 +14,11 @@ The API the bot (and anyone else) uses::
     print(follow.follow_up_of)             # the question it borrowed from, or None
 
 Heavy modules (FAISS, ONNX Runtime) are imported only when an index is opened or built; torch
-only to export the model to ONNX, once (`index/embed.py`).
+only to export the model to ONNX, once (`index/models/embed.py`).
+
+The rooms, lowest first (each may import only the rooms below it; docs/ARCHITECTURE.md):
+`errors`, `types`, `settings`; `ingest/`, `storage/`, `models/`; `answer/`, `building/`;
+`cli/`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from index.errors import (
     NothingToIndex,
 )
 from index.settings import IndexSettings, SettingsError, index_settings
+from index.storage.versions import current_version_name
 from index.types import (
     SHARED,
     Answer,
@@ -40,26 +45,32 @@ from index.types import (
     SkippedFile,
     Source,
 )
-from index.versions import current_version_name
 
 if TYPE_CHECKING:
-    from index.builder import add_article, build
-    from index.engine import Index
-    from index.feeds import (
+    from index.answer.engine import Index
+    from index.building.builder import add_article, build
+    from index.building.update import UpdateReport, update_feeds
+    from index.ingest.feeds import (
         Feed,
         FeedError,
         NewArticle,
-        UpdateReport,
         add_feed,
+        has_feeds,
         list_feeds,
         remove_feed,
-        update_feeds,
     )
+    from index.ingest.fetch import FetchRefused, fetch_article, with_source_url
 
-_LAZY = {"Index": "index.engine", "build": "index.builder", "add_article": "index.builder",
-         **{name: "index.feeds" for name in ("Feed", "FeedError", "NewArticle", "UpdateReport",
-                                             "add_feed", "list_feeds", "remove_feed",
-                                             "update_feeds")}}
+#: where each lazily imported name lives (its room is imported on first use)
+_LAZY = {
+    "Index": "index.answer.engine",
+    "build": "index.building.builder", "add_article": "index.building.builder",
+    "UpdateReport": "index.building.update", "update_feeds": "index.building.update",
+    **{name: "index.ingest.feeds" for name in ("Feed", "FeedError", "NewArticle", "add_feed",
+                                                "has_feeds", "list_feeds", "remove_feed")},
+    **{name: "index.ingest.fetch" for name in ("FetchRefused", "fetch_article",
+                                                "with_source_url")},
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -75,6 +86,6 @@ __all__ = [
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
     "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
     "build", "current_version_name", "index_settings",
-    "Feed", "FeedError", "NewArticle", "UpdateReport", "add_feed", "list_feeds", "remove_feed",
-    "update_feeds",
+    "Feed", "FeedError", "FetchRefused", "NewArticle", "UpdateReport", "add_feed",
+    "fetch_article", "has_feeds", "list_feeds", "remove_feed", "update_feeds", "with_source_url",
 ]

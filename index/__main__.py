@@ -1,3 +1,3 @@
-from index.cli import main
+from index.cli.main import main
 
 main()

@@ -37,7 +37,7 @@ class IndexSettings:
     quantize: bool = True
     """With the ONNX encoder, run the model quantised to int8 (3x faster, same quality)."""
     tune_encoder: bool = True
-    """Run the packaged model with citebot's tuning (`index/encoder_tuning.npz`, learned from
+    """Run the packaged model with citebot's tuning (`index/models/encoder_tuning.npz`, learned from
     training questions); other models always run as they are."""
     model_cache: str = field(default_factory=lambda: os.environ.get("CITEBOT_MODEL_CACHE", ""))
     """Where the ONNX export of the model is kept; empty means `<data_dir>/models`. (Also

@@ -1,6 +1,6 @@
 """A real news site on 127.0.0.1 for the feed tests: RSS feeds, article pages and faults.
 
-It runs `http.server` in a thread, so both plain tests (where `index.feeds.update` runs its
+It runs `http.server` in a thread, so both plain tests (where `index.building.update` runs its
 own event loop) and the bot's async tests can use it. Routes can be changed while it runs.
 """
 

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from index.fetch import FetchRefused, fetch_article, is_public, with_source_url
+from index.ingest.fetch import FetchRefused, fetch_article, is_public, with_source_url
 
 ARTICLE = b"The council approved the new harbour wall on Tuesday."
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from bot import render
 from bot.exts.reindex import describe_report
 from index import BuildReport, IndexSettings
-from index.cli import print_report
+from index.cli.main import print_report
 from tests.conftest import StartBot
 
 

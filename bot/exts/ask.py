@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.client import NO_MENTIONS, SORRY, CiteBot, NoIndex
+from bot.client import NO_MENTIONS, SORRY, CiteBot, NoIndex, is_thread
 from bot.exts.context import ContextButton
 from bot.exts.feedback import VoteButton
 from bot.exts.followup import FollowUpButton
@@ -63,12 +63,6 @@ def answer_view(answer_id: int, *, with_context: bool) -> discord.ui.View:
 
 #: earlier answers a follow-up may borrow from
 CONTEXT_TURNS = 3
-
-
-def is_thread(channel: object) -> bool:
-    return isinstance(channel, discord.Thread) or getattr(channel, "type", None) in (
-        discord.ChannelType.public_thread, discord.ChannelType.private_thread,
-        discord.ChannelType.news_thread)
 
 
 def mention_names(guild: discord.Guild | None, text: str) -> dict[str, str]:

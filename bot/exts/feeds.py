@@ -75,7 +75,7 @@ class Feeds(commands.Cog):
         """Check every feed, index what is new off the event loop, switch to the new version
         and announce it. None when a build is running (then the next round checks) or no feed
         is followed."""
-        from index.feeds import has_feeds
+        from index import has_feeds
 
         if not has_feeds(self.bot.index_settings):
             return None

@@ -5,17 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 import discord
 
-from bot.client import CiteBot, say_sorry
+from bot.client import CiteBot, is_thread, say_sorry
 from bot.log import get_logger
-
-if TYPE_CHECKING:
-    from bot.exts.ask import Ask
+from bot.store import StoredAnswer
 
 log = get_logger(__name__)
+
+
+class Asking(Protocol):
+    """What the form needs of the Ask cog (`bot.exts.ask`), which it finds by name: the Ask
+    cog puts this module's button under its answers, so this module does not import it."""
+
+    async def accept(self, interaction: discord.Interaction, raw: str
+                     ) -> tuple[str, dict[str, str]] | None: ...
+
+    async def reply_for(self, question: str, *, user_id: int, guild_id: int | None,
+                        channel_id: int | None, source: str | None = None,
+                        earlier: StoredAnswer | None = None,
+                        names: dict[str, str] | None = None) -> Any: ...
+
+    async def remember(self, reply: Any, sent: discord.Message | None) -> None: ...
 
 
 class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -52,11 +65,9 @@ class FollowUpForm(discord.ui.Modal, title="Follow up"):
         self.add_item(self.question)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        from bot.exts.ask import is_thread
-
         bot = interaction.client
         assert isinstance(bot, CiteBot)
-        ask: Ask | None = bot.get_cog("Ask")  # type: ignore[assignment]
+        ask = cast(Asking | None, bot.get_cog("Ask"))
         assert ask is not None
         accepted = await ask.accept(interaction, self.question.value or "")
         if accepted is None:

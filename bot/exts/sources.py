@@ -13,8 +13,7 @@ from bot import render
 from bot.client import NO_MENTIONS, CiteBot, NoIndex
 from bot.exts.reindex import ADMINS_ONLY, reindex_in_reply
 from bot.log import get_logger
-from index import ArticleInfo, ArticleRejected
-from index.fetch import FetchRefused, fetch_article, with_source_url
+from index import ArticleInfo, ArticleRejected, FetchRefused, fetch_article, with_source_url
 
 log = get_logger(__name__)
 

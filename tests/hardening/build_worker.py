@@ -13,7 +13,7 @@ import traceback
 
 def main() -> None:
     from index import BuildProgress, build, index_settings
-    from index.embed import load_encoder
+    from index.models.embed import load_encoder
 
     settings = index_settings()
     load_encoder(settings).encode(["warm up"])

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from index import Answer, Index, IndexSettings, build
-from index import versions as index_versions
 from index.settings import BUNDLED_CORPUS
+from index.storage import versions as index_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ["Who leads the National Rally party?", "Would Bardella allow pushbacks?",

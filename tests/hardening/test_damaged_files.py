@@ -163,7 +163,7 @@ def test_a_missing_model_directory_names_it_and_the_setting(
 
 def test_a_missing_packaged_model_says_how_to_reinstall(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from index import embed
+    from index.models import embed
 
     monkeypatch.setattr(embed, "default_model_path", lambda: str(tmp_path / "gone"))
     with pytest.raises(IndexDamaged, match=r"gone is missing.*pip install --force-reinstall"):

@@ -16,7 +16,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from index import IndexSettings
-from index.fetch import FetchRefused, fetch_article
+from index.ingest.fetch import FetchRefused, fetch_article
 from tests.conftest import Running, StartBot
 from tests.test_bot_admin import finished, shown
 from tests.test_bot_ask import text_of

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index import Index, IndexSettings, build
-from index.segment import paragraphs, sentences
-from index.sources import parse_text
-from index.versions import current_version
+from index.ingest.segment import paragraphs, sentences
+from index.ingest.sources import parse_text
+from index.storage.versions import current_version
 
 # Letters of several scripts, digits, punctuation that ends (or pretends to end) sentences,
 # quotes, combining marks, emoji, zero-width and directional characters, odd spaces.

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from index import Index, IndexSettings
-from index.engine import CitationMismatch, SentenceTable
+from index.answer.engine import CitationMismatch, SentenceTable
 from index.settings import BUNDLED_CORPUS
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from index import Index, IndexSettings, build
-from index.answer_types import (
+from index.answer.answer_types import (
     E_COUNTRY,
     E_DATE,
     E_DURATION,
@@ -122,7 +122,7 @@ def test_the_sentence_holding_the_asked_kind_of_answer_is_quoted_first(
 @pytest.mark.slow
 def test_abstention_hears_whether_the_best_article_holds_the_asked_kind_anywhere(
         typed_index: Index) -> None:
-    from index.retrieve import ABSTAIN_FEATURES
+    from index.answer.rank import ABSTAIN_FEATURES
 
     def evidence(question: str) -> dict[str, float]:
         q = typed_index.encoder.encode([question])[0]
@@ -139,7 +139,7 @@ def test_abstention_hears_whether_the_best_article_holds_the_asked_kind_anywhere
 
 
 def test_the_packaged_ranker_model_loads_offline_and_matches_the_features() -> None:
-    from index import retrieve
+    from index.answer import rank as retrieve
 
     model = retrieve.load_model()
     assert retrieve.MODEL_FILE.stat().st_size < 2_000_000

@@ -22,7 +22,7 @@ from index import (
     add_article,
     build,
 )
-from index.versions import current_version
+from index.storage.versions import current_version
 
 pytestmark = pytest.mark.slow
 

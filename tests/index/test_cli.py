@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from index import IndexSettings
-from index.cli import cli
+from index.cli.main import cli
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from index import Index, IndexDamaged, IndexSettings, build
-from index.embed import (
+from index.models.embed import (
     TUNING_FILE,
     Encoder,
     default_model_path,
@@ -201,7 +201,7 @@ def test_another_model_with_cls_pooling_works_on_onnx(settings: IndexSettings,
 def test_a_model_that_cannot_be_exported_falls_back_to_torch(
         settings: IndexSettings, cls_model: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
-    from index import embed
+    from index.models import embed
 
     def unsupported(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("Exporting the operator 'Foo' to ONNX is not supported")
@@ -209,7 +209,7 @@ def test_a_model_that_cannot_be_exported_falls_back_to_torch(
     # stands in for an architecture torch.onnx cannot export (none is installed here)
     monkeypatch.setattr(embed, "export_onnx", unsupported)
     settings = replace(settings, model=str(cls_model), model_cache=str(tmp_path / "empty"))
-    with caplog.at_level(logging.WARNING, logger="index.embed"):
+    with caplog.at_level(logging.WARNING, logger="index.models.embed"):
         build(settings)
         answer = Index.open(settings).answer("Who leads the National Rally?", k=1)
     assert answer.closest is not None or answer.citations

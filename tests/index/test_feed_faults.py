@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from index import Index, IndexSettings, versions
-from index.feeds import FeedReport, UpdateReport, add_feed, list_feeds, remove_feed, update
+from index import Index, IndexSettings
+from index.building.update import UpdateReport, update
+from index.ingest.feeds import add_feed, list_feeds, remove_feed
+from index.ingest.feeds.check import FeedReport
+from index.storage import versions
 from tests.feed_site import (
     Entry,
     FeedSite,

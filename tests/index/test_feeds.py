@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from index import Index, IndexSettings
-from index.cli import cli
-from index.feeds import feeds_dir, list_feeds, update
+from index.building.update import update
+from index.cli.main import cli
+from index.ingest.feeds import feeds_dir, list_feeds
 from tests.feed_site import Entry, FeedSite
 
 pytestmark = pytest.mark.slow
@@ -166,7 +167,7 @@ def test_the_newest_articles_are_kept_within_the_cap(site: FeedSite, tmp_path: P
 
 def test_an_update_that_meets_a_running_build_indexes_at_the_next(site: FeedSite,
                                                                     tmp_path: Path) -> None:
-    from index.builder import build_lock
+    from index.building.builder import build_lock
 
     url = site.set_feed("/feed.xml", [HARBOUR])
     settings = IndexSettings(data_dir=tmp_path / "data", sources=(), feeds=(url,),

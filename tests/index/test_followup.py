@@ -4,7 +4,7 @@ index of the bundled article."""
 from __future__ import annotations
 
 from index import Answer, Citation, Index
-from index.followup import marker, pointing_back, read
+from index.answer.followup import marker, pointing_back, read
 
 POLICY = "What does Bardella want to do with France's immigration policy?"
 POLICY_QUOTE = "Mr Bardella wants to completely overhaul France’s immigration policy"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.lexical import Lexicon, _import_bm25s, tokenize
+from index.storage.lexical import Lexicon, _import_bm25s, tokenize
 
 SENTENCES = [
     "Jordan Bardella leads the National Rally party.",

@@ -3,7 +3,7 @@
 import pytest
 
 from index import IndexSettings
-from index.evaluate import SEED, eval_dir, seed_index, seed_results
+from index.cli.evaluate import SEED, eval_dir, seed_index, seed_results
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (eval_dir() / SEED).is_file(),

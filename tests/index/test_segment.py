@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.segment import paragraphs, sentences
+from index.ingest.segment import paragraphs, sentences
 
 
 def texts(text: str) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.sources import read_sources
+from index.ingest.sources import read_sources
 
 MAX = 1_000_000
 

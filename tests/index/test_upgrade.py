@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from index import Index, IndexDamaged, IndexSettings, build
-from index.builder import FORMAT
-from index.versions import current_version
+from index.storage.store import FORMAT
+from index.storage.versions import current_version
 
 
 def copy_with_manifest(settings: IndexSettings, tmp_path: Path, **changes: object

@@ -12,16 +12,18 @@ from typing import overload
 
 import numpy as np
 
-from index import followup, segment, store, versions
-from index.builder import FORMAT, hnsw_ef_search
-from index.embed import Encoder, load_encoder
+from index.answer import followup
+from index.answer.rank import Ranker, Ranking
 from index.errors import IndexDamaged, IndexNotFound
-from index.lexical import Lexicon
-from index.retrieve import Ranker, Ranking
+from index.ingest import segment
+from index.models.embed import Encoder, load_encoder
 from index.settings import IndexSettings
-from index.store import MANIFEST as MANIFEST_NAME
+from index.storage import store, versions
+from index.storage.lexical import Lexicon
+from index.storage.store import FORMAT
+from index.storage.store import MANIFEST as MANIFEST_NAME
+from index.storage.vectors import StoredVectors, hnsw_ef_search
 from index.types import Answer, ArticleInfo, Citation
-from index.vectors import StoredVectors
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +267,7 @@ class Index:
         `collections` and `doc_ids` limit the articles searched (None: all of them);
         `exclude_doc_ids` leaves articles out. `context` holds the conversation's earlier
         answers, oldest first: a follow-up ("What did he say about patrols?") borrows from
-        them (`index/followup.py`) and its answer's `follow_up_of` names the question it
+        them (`index/answer/followup.py`) and its answer's `follow_up_of` names the question it
         borrowed from. Without context, or for a question read as new, the answer is the
         standalone one.
         """
@@ -289,7 +291,7 @@ class Index:
                       reading.follow_up_of)
 
     def read(self, question: str, context: Sequence[Answer] = ()) -> followup.Reading:
-        """How `question` is read after the answers in `context` (see `index/followup.py`)."""
+        """How `question` is read after the answers in `context` (`index/answer/followup.py`)."""
         if not context:
             return followup.Reading(question, "standalone")
         wanted = {c.doc_id for a in context for c in (*a.citations, a.closest) if c}

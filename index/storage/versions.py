@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from index.errors import IndexDamaged, IndexNotFound
-from index.store import MANIFEST
+from index.storage.store import MANIFEST
 
 POINTER = "CURRENT"
 VERSION_NAME = re.compile(r"^v(\d{6,})$")

@@ -2,8 +2,8 @@
 
 1. Candidates: the nearest sentences and passages in the FAISS indexes, the best BM25
    sentences and contexts, and every sentence of the best-matching articles.
-   The vectors come from the packaged model with citebot's tuning (`index/embed.py`,
-   learned by `benchmarks/tune_encoder.py`): it puts a question nearer the sentence that
+   The vectors come from the packaged model with citebot's tuning (`index/models/embed.py`,
+   learned by `training/tune_encoder.py`): it puts a question nearer the sentence that
    answers it than the stock model, which was trained on paraphrases.
 2. Evidence for each candidate (`Ranker.features`, names in RANK_FEATURES):
    - ten signals, each a z-score against a fixed sample of the corpus (so scores mean the
@@ -16,12 +16,12 @@
    - the raw cosines, each signal's distance to the best candidate and reciprocal rank in
      the candidate set, the sentence's position in its article and its length, the share
      of the question's names and of its word pairs found in the sentence and its context;
-   - answer-type evidence (`index/answer_types.py`): the kind of thing the question asks
+   - answer-type evidence (`index/answer/answer_types.py`): the kind of thing the question asks
      for (person, organisation, place, country, number, money, percent, date, reason,
      yes/no, other) and whether the sentence and its neighbours hold a new expression of
      that kind (one the question does not already contain), per kind.
 3. The score is a linear model over that evidence, learned with a listwise softmax loss
-   (`index/ranker_model.json`); the top sentences are cited.
+   (`index/answer/ranker_model.json`); the top sentences are cited.
 4. Abstention: a logistic model gives a confidence in 0..1 from evidence that means the
    same in any corpus: the top candidate's raw similarities and word coverage, whether the
    single signals agree on its article, how many of the question's names its article and
@@ -32,7 +32,7 @@
    The bias puts the default threshold 0.5 where 7% of the answerable NYT fit questions
    are refused.
 
-Follow-up questions (`index/followup.py`) use the same ranking through one small hook: they
+Follow-up questions (`index/answer/followup.py`) use the same ranking through one small hook: they
 are ranked with their expanded text and vector, and `rank(..., prior=...)` adds a per-row
 score (a bonus for the article the conversation is about); rows with a bonus join the
 candidates (the sentences just quoted are left out through `allowed`, and lend their
@@ -40,7 +40,7 @@ neighbours no word pairs). Without `prior`, nothing changes. (The ranking scores
 scaled by the refit to the spread the round-1 fused score had, so the prior and the
 citation margin keep their meaning.)
 
-Both models are fitted by `benchmarks/fit_weights.py` (one command, from scratch) on the
+Both models are fitted by `training/fit_ranker.py` (one command, from scratch) on the
 Wikipedia training questions of `../shared/train/` (every fifth article held out) and NYT
 dev questions 800–1499; `citebot-index eval` reports on NYT dev questions 0–799.
 """
@@ -56,9 +56,10 @@ from typing import Any
 
 import numpy as np
 
-from index import answer_types, lexical
-from index.lexical import Lexicon, QueryTerms
-from index.vectors import VectorRows
+from index.answer import answer_types
+from index.storage import lexical
+from index.storage.lexical import Lexicon, QueryTerms
+from index.storage.vectors import VectorRows
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
             "c_sent", "c_ctx")
@@ -411,7 +412,7 @@ class Ranker:
         """Candidates best first, with the confidence that the best one answers.
 
         `prior` (one value per row, or None) is added to the score; rows where it is
-        positive are candidates too (see `index/followup.py`)."""
+        positive are candidates too (see `index/answer/followup.py`)."""
         return self.rank_with_evidence(question, q, allowed, model, prior)[0]
 
     def rank_with_evidence(self, question: str, q: np.ndarray,
@@ -529,7 +530,7 @@ class Model:
         if (tuple(data["rank_features"]) != RANK_FEATURES
                 or tuple(data["abstain_features"]) != ABSTAIN_FEATURES):
             raise ValueError("the ranker model does not match the features of this code; "
-                             "refit it with `python benchmarks/fit_weights.py`")
+                             "refit it with `python training/fit_ranker.py`")
         arr = {k: np.asarray(data[k], dtype=np.float32)
                for k in ("weights", "abstain_mean", "abstain_scale", "abstain_coef")}
         return cls(arr["weights"], arr["abstain_mean"], arr["abstain_scale"],

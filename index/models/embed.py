@@ -11,8 +11,8 @@ normalisation), so they differ only in who computes the token states:
   be exported; one log line says so).
 
 The packaged model runs with citebot's tuning (``tune_encoder``, on by default): low-rank
-corrections to its weights (``index/encoder_tuning.npz``, 0.6 MB), learned from the training
-questions by ``benchmarks/tune_encoder.py`` so that a question lands nearer the sentence
+corrections to its weights (``index/models/encoder_tuning.npz``, 0.6 MB), learned from the training
+questions by ``training/tune_encoder.py`` so that a question lands nearer the sentence
 that answers it. They are added to the weights when the model is loaded (both backends), so
 the tuned model is exported and run like any other; its label and export folder name the
 tuning, so vectors of the stock and the tuned model are never mixed.

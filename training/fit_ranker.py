@@ -1,20 +1,20 @@
-"""Refit the answer ranker and the abstention model (`index/ranker_model.json`) from scratch.
+"""Refit the answer ranker and the abstention model (`index/answer/ranker_model.json`).
 
-One command, deterministic (same data, same index, same model file):
+From scratch, in one command, deterministic (same data, same index, same model file):
 
-    nice python benchmarks/fit_weights.py [--data-dir data] [--write]
+    nice python training/fit_ranker.py [--data-dir data] [--write]
 
 1. Indexes the NYT dev split (`<data-dir>/eval-nyt`, the one `citebot-index eval` uses)
    and the Wikipedia training set (`<data-dir>/train-wiki`) with the current encoder.
 2. Splits the Wikipedia questions by article: every fifth article (sorted by doc id) is
    held out and only reported on.
-3. Ranking: a linear model over `retrieve.RANK_FEATURES`, trained with a listwise softmax
+3. Ranking: a linear model over `rank.RANK_FEATURES`, trained with a listwise softmax
    loss (the probability mass the model puts on the sentences that hold the answer) on
    the Wikipedia training articles plus NYT dev questions 800–1499. NYT dev 0–799 is
    never trained on.
    The scores are then scaled to the spread the round-1 fused score had (the follow-up
    prior and the citation margin are in those units).
-4. Abstention: a logistic model over the corpus-independent `retrieve.ABSTAIN_FEATURES` of
+4. Abstention: a logistic model over the corpus-independent `rank.ABSTAIN_FEATURES` of
    the top candidate (`ABSTAIN_CORPUS_RELATIVE` are measured, 2-fold AUROC printed, but
    get no weight), each training question asked with the whole corpus (label 1) and with
    its own article left out (label 0), through the real `Ranker` with the new weights.
@@ -51,9 +51,10 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from index import evaluate, retrieve  # noqa: E402
-from index.builder import build  # noqa: E402
-from index.engine import Index  # noqa: E402
+from index.answer import rank
+from index.answer.engine import Index  # noqa: E402
+from index.building.builder import build  # noqa: E402
+from index.cli import evaluate  # noqa: E402
 from index.settings import index_settings  # noqa: E402
 from index.types import Source  # noqa: E402
 
@@ -64,7 +65,7 @@ WIKI_HOLDOUT_EVERY = 5
 KEEP = 120
 L2 = 1e-3
 NYT_WEIGHT = 3.0  # a news question counts as much as this many Wikipedia questions
-ROUND1 = retrieve.FIRST_STAGE
+ROUND1 = rank.FIRST_STAGE
 THRESHOLD = 0.5
 #: share of answerable NYT fit questions the default threshold may refuse (the target is
 #: at most 8% on the report questions; one point of margin)
@@ -99,16 +100,17 @@ def _code_key() -> str:
     (the abstention and fitting code may change without re-extracting)."""
     import inspect
 
-    from index import answer_types, lexical
+    from index.answer import answer_types
+    from index.storage import lexical
 
     h = hashlib.sha256()
-    for part in (answer_types, lexical, retrieve.Ranker.candidates, retrieve.Ranker.features,
-                 retrieve.Ranker._bigrams, retrieve.Ranker._pairs, retrieve.Ranker._names,
-                 retrieve.Ranker.__init__):
+    for part in (answer_types, lexical, rank.Ranker.candidates, rank.Ranker.features,
+                 rank.Ranker._bigrams, rank.Ranker._pairs, rank.Ranker._names,
+                 rank.Ranker.__init__):
         h.update(inspect.getsource(part).encode())
-    h.update(repr((retrieve.RANK_FEATURES, retrieve.DENSE_CANDIDATES,
-                   retrieve.LEXICAL_CANDIDATES, retrieve.TOP_ARTICLES,
-                   retrieve.ARTICLE_ROWS_CAP, retrieve.SAMPLE_ROWS, KEEP)).encode())
+    h.update(repr((rank.RANK_FEATURES, rank.DENSE_CANDIDATES,
+                   rank.LEXICAL_CANDIDATES, rank.TOP_ARTICLES,
+                   rank.ARTICLE_ROWS_CAP, rank.SAMPLE_ROWS, KEEP)).encode())
     return h.hexdigest()[:16]
 
 
@@ -261,16 +263,16 @@ def compare_lightgbm(data: list[tuple[np.ndarray, np.ndarray]], qweights: np.nda
 # --- abstention -----------------------------------------------------------------------------
 
 def asked(index: Index, questions: list[dict[str, Any]], vecs: np.ndarray,
-          model: retrieve.Model, cache: Path, name: str) -> dict[str, Any]:
+          model: rank.Model, cache: Path, name: str) -> dict[str, Any]:
     """Each question through the real Ranker: rank of the first hit, abstention evidence
     with the whole corpus and with its own article left out. (Neither depends on the
     abstention model, only on the ranking weights: cached by those and the code.)"""
     import inspect
 
     h = hashlib.sha256(model.weights.tobytes())
-    h.update(inspect.getsource(retrieve.Ranker.abstain_features).encode())
-    h.update(inspect.getsource(retrieve.Ranker.rank_with_evidence).encode())
-    h.update(repr(retrieve.ABSTAIN_FEATURES).encode())
+    h.update(inspect.getsource(rank.Ranker.abstain_features).encode())
+    h.update(inspect.getsource(rank.Ranker.rank_with_evidence).encode())
+    h.update(repr(rank.ABSTAIN_FEATURES).encode())
     path = cache / f"asked-{name}-{index_key(index)}-{CODE_KEY}-{h.hexdigest()[:12]}.npz"
     if path.exists():
         data = np.load(path)
@@ -306,7 +308,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarra
     return res.x[:-1], float(res.x[-1])
 
 
-def figures(result: dict[str, Any], model: retrieve.Model, threshold: float) -> dict[str, Any]:
+def figures(result: dict[str, Any], model: rank.Model, threshold: float) -> dict[str, Any]:
     rs = result["ranks"]
     conf_in = np.array([model.confidence(x) for x in result["x_in"]])
     conf_out = np.array([model.confidence(x) for x in result["x_out"]])
@@ -325,7 +327,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/citebot-fit"))
-    parser.add_argument("--write", action="store_true", help="save index/ranker_model.json")
+    parser.add_argument("--write", action="store_true", help="save index/answer/ranker_model.json")
     parser.add_argument("--compare", action="store_true",
                         help="also fit a LightGBM lambdarank model on the same features and "
                              "print both on the kept candidates of the report questions")
@@ -377,9 +379,9 @@ def main() -> None:
         compare_lightgbm(data, qweights, weights, rep_data)
 
     # abstention: the real ranker with the new weights
-    placeholder = retrieve.Model(weights, np.zeros(len(retrieve.ABSTAIN_FEATURES), np.float32),
-                                 np.ones(len(retrieve.ABSTAIN_FEATURES), np.float32),
-                                 np.zeros(len(retrieve.ABSTAIN_FEATURES), np.float32), 0.0)
+    placeholder = rank.Model(weights, np.zeros(len(rank.ABSTAIN_FEATURES), np.float32),
+                                 np.ones(len(rank.ABSTAIN_FEATURES), np.float32),
+                                 np.zeros(len(rank.ABSTAIN_FEATURES), np.float32), 0.0)
     print("asking the fit questions through the ranker", flush=True)
     stride = max(1, len(wiki_train) // 1400)
     wiki_abstain = wiki_train[::stride]
@@ -398,8 +400,8 @@ def main() -> None:
     # only evidence that means the same in any corpus is used (a one-article collection
     # must be judged like the whole corpus); the corpus-relative evidence is measured for
     # the record (2-fold cross-validated AUROC on the fit questions)
-    portable = np.array([name not in retrieve.ABSTAIN_CORPUS_RELATIVE
-                         for name in retrieve.ABSTAIN_FEATURES])
+    portable = np.array([name not in rank.ABSTAIN_CORPUS_RELATIVE
+                         for name in rank.ABSTAIN_FEATURES])
     pair = np.tile(np.arange(len(x) // 2), 2)  # a question's two rows stay in one fold
     fold = pair % 2
     choice = {}
@@ -422,7 +424,7 @@ def main() -> None:
     bias -= cut
     print(f"  abstention: {use} evidence; bias moved by {-cut:.3f} so that 0.5 refuses "
           f"{REFUSE_ANSWERABLE:.0%} of the answerable fit questions", flush=True)
-    model = retrieve.Model(weights, mean.astype(np.float32), scale.astype(np.float32),
+    model = rank.Model(weights, mean.astype(np.float32), scale.astype(np.float32),
                            coef.astype(np.float32), bias)
 
     print("reporting", flush=True)
@@ -444,10 +446,10 @@ def main() -> None:
     if args.write:
         r4 = lambda a: [round(float(v), 6) for v in a]  # noqa: E731
         out = {
-            "about": "written by benchmarks/fit_weights.py; see index/retrieve.py",
-            "rank_features": list(retrieve.RANK_FEATURES),
+            "about": "written by training/fit_ranker.py; see index/answer/rank.py",
+            "rank_features": list(rank.RANK_FEATURES),
             "weights": r4(weights),
-            "abstain_features": list(retrieve.ABSTAIN_FEATURES),
+            "abstain_features": list(rank.ABSTAIN_FEATURES),
             "abstain_mean": r4(mean), "abstain_scale": r4(scale), "abstain_coef": r4(coef),
             "abstain_bias": round(bias, 6),
             "trained_on": {"wiki_articles": len(docs) - len(held),
@@ -458,7 +460,7 @@ def main() -> None:
                                "fit questions (bias moved)",
             "figures": report,
         }
-        path = Path(retrieve.__file__).with_name("ranker_model.json")
+        path = Path(rank.__file__).with_name("ranker_model.json")
         path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {path}")
 

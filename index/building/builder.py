@@ -19,8 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from index import lexical, segment, store, versions
-from index.embed import load_encoder, settings_label
 from index.errors import (
     ArticleRejected,
     BuildInProgress,
@@ -28,23 +26,25 @@ from index.errors import (
     IndexNotFound,
     NothingToIndex,
 )
+from index.ingest import segment
+from index.ingest.sources import (
+    Article,
+    Unreadable,
+    parse_html,
+    parse_text,
+    read_sources,
+    suffix_of,
+)
+from index.models.embed import load_encoder, settings_label
 from index.settings import IndexSettings
-from index.sources import Article, Unreadable, parse_html, parse_text, read_sources, suffix_of
+from index.storage import lexical, store, versions
+from index.storage.store import FORMAT, TEXT_FORMAT
+from index.storage.vectors import faiss_index, faiss_kind
 from index.types import SHARED, BuildProgress, BuildReport, ProgressCallback, Source
-from index.vectors import faiss_index
 
 log = logging.getLogger(__name__)
 
-#: bump when the on-disk layout or the meaning of a stored vector changes; older versions are
-#: then neither reused nor opened (2: passages are sentences read in one pass over windows)
-FORMAT = 2
-#: bump when sentence splitting or word handling changes: unchanged corpora are then rebuilt
-#: (embeddings of unchanged sentences are still reused)
-TEXT_FORMAT = 2
 SHARED_DIR = "_shared"
-#: from this many sentences `faiss_index = "auto"` builds HNSW: two exact scans of 100k
-#: vectors took half of a 47 ms answer (benchmarks/results/REPORT.md)
-HNSW_FROM = 50_000
 
 
 def context_text(title: str, previous: str, sentence: str, following: str) -> str:
@@ -125,23 +125,6 @@ def _load_previous(settings: IndexSettings) -> _Previous:
                 for i in range(a.n_sentences)]
         by_hash[a.content_hash] = (a, rows)
     return _Previous(version, manifest, by_hash, sentences, passages)
-
-
-def faiss_kind(setting: str, sentences: int) -> str:
-    """The FAISS index kind a corpus of `sentences` gets under the `faiss_index` setting."""
-    if setting == "auto":
-        return "hnsw" if sentences >= HNSW_FROM else "flat"
-    return setting
-
-
-def hnsw_ef_search(setting: int, sentences: int) -> int:
-    """HNSW search depth: the setting, or (0) one that grows with the corpus. Measured over
-    8-bit codes (benchmarks/results/REPORT.md), recall@10 against exact search was 0.955 at
-    256 and 0.973 at 512 with 100k stand-in vectors; 0.949 at 2,000 (6 ms) and 0.959 at
-    3,000 (10 ms) with 1M."""
-    if setting > 0:
-        return setting
-    return min(3000, max(512, sentences // 333))
 
 
 def build(settings: IndexSettings, progress: ProgressCallback | None = None,

@@ -57,6 +57,13 @@ CREATE TABLE sentences (
 CREATE INDEX articles_hash ON articles(content_hash);
 """
 
+#: bump when the on-disk layout or the meaning of a stored vector changes; older versions are
+#: then neither reused nor opened (2: passages are sentences read in one pass over windows)
+FORMAT = 2
+#: bump when sentence splitting or word handling changes: unchanged corpora are then rebuilt
+#: (embeddings of unchanged sentences are still reused)
+TEXT_FORMAT = 2
+
 MANIFEST = "manifest.json"
 
 

@@ -28,7 +28,7 @@ decides how to read it, with general rules of English, not an LLM:
    asker has them in front of them. (As a mere score penalty they still won too often,
    since the borrowed words are the very words they answered.)
 
-`index.engine.Index.answer(question, context=...)` applies the reading; with no context
+`index.answer.engine.Index.answer(question, context=...)` applies the reading; with no context
 (or a question read as new) the answer is exactly the standalone one.
 """
 
@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from index.lexical import WORD, _stopwords, tokenize
+from index.storage.lexical import WORD, _stopwords, tokenize
 from index.types import Answer, Citation
 
 #: pronouns that stand for a person, and for a thing, a group or an earlier statement

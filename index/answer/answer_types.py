@@ -262,7 +262,7 @@ def place_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _not_names() -> frozenset[str]:
-    from index.lexical import _stopwords
+    from index.storage.lexical import _stopwords
 
     return _stopwords() | _MONTHS | _DATE_WORDS | {"i"}
 

@@ -1,8 +1,8 @@
-"""Learn citebot's tuning of the packaged encoder (`index/encoder_tuning.npz`) from scratch.
+"""Learn citebot's tuning of the packaged encoder (`index/models/encoder_tuning.npz`) from scratch.
 
 One command, deterministic (same data, same file):
 
-    nice python benchmarks/tune_encoder.py [--write]
+    nice python training/tune_encoder.py [--write]
 
 The packaged all-MiniLM-L6-v2 was trained to put paraphrases together, not a question
 beside the sentence that answers it. This learns low-rank corrections (LoRA, rank
@@ -17,13 +17,13 @@ model 0.625; this one pass 0.692, ranker MRR 0.827 / P@1 0.757; two passes 0.682
 `--other-negative` (also the most similar sentence of any other article) 0.708, but ranker
 MRR 0.824 / P@1 0.750 (abstention AUROC 0.940 against 0.935): not the default.
 
-Training questions are the same as the ranker's (`benchmarks/fit_weights.py`): the
+Training questions are the same as the ranker's (`training/fit_ranker.py`): the
 Wikipedia questions of `../shared/train/` except every fifth article, and NYT dev questions
 800-1499; gold sentences come from the datasets' own segmentation. NYT dev 0-799 and the
 held-out Wikipedia articles are only reported on: the dense similarity alone (each
 question against every sentence of its corpus), stock against tuned.
 
-After a new tuning, rebuild the indexes and refit the ranker (`fit_weights.py`): every
+After a new tuning, rebuild the indexes and refit the ranker (`fit_ranker.py`): every
 ranking feature is computed from these vectors.
 """
 
@@ -39,15 +39,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.fit_weights import (  # noqa: E402
+from index.cli import evaluate  # noqa: E402
+from index.models.embed import (  # noqa: E402
+    TUNING_FILE,
+    default_model_path,
+    load_sentence_transformer,
+)
+from training.fit_ranker import (  # noqa: E402
     NYT_FIT,
     NYT_REPORT,
     WIKI_HOLDOUT_EVERY,
     load_jsonl,
     train_dir,
 )
-from index import evaluate  # noqa: E402
-from index.embed import TUNING_FILE, default_model_path, load_sentence_transformer  # noqa: E402
 
 RANK = 8
 #: the linear layers of each transformer block that get a correction

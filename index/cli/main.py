@@ -6,33 +6,19 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from index.errors import IndexError_, IndexNotFound
-from index.settings import IndexSettings, SettingsError, index_settings
-from index.types import SHARED, Answer, BuildProgress, BuildReport, Citation, Source
+from index.cli.common import ProgressBar, plural, print_report, run_build, settings_of, user_errors
+from index.cli.feeds import feed, update_command
+from index.errors import IndexNotFound
+from index.settings import IndexSettings, index_settings
+from index.types import SHARED, Answer, Citation, Source
 
 if TYPE_CHECKING:
-    from index.engine import Index
-
-
-def _settings(ctx: click.Context) -> IndexSettings:
-    settings: IndexSettings = ctx.obj
-    return settings
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Errors a user can cause end the command with their message, not a traceback."""
-    try:
-        yield
-    except (IndexError_, SettingsError) as exc:
-        raise click.ClickException(str(exc)) from None
+    from index.answer.engine import Index
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,64 +41,6 @@ def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
 
 # --- build ---------------------------------------------------------------------------------
 
-class ProgressBar:
-    """A tqdm bar per build stage."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.stage = ""
-
-    def __call__(self, p: BuildProgress) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if p.stage != self.stage:
-            self.close()
-            self.stage = p.stage
-            self.bar = tqdm(total=p.total, desc=p.stage, unit=" sentences"
-                            if p.stage == "embedding" else " steps", file=sys.stderr,
-                            leave=False)
-        if self.bar is not None:
-            self.bar.n = p.done
-            self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def _plural(n: int, noun: str) -> str:
-    """`1 article`, `2 articles`."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def print_report(report: BuildReport) -> None:
-    if report.unchanged:
-        click.echo(f"Index {report.version} is up to date: "
-                   f"{_plural(report.articles, 'article')}, "
-                   f"{_plural(report.sentences, 'sentence')}.")
-    else:
-        click.echo(f"Built index {report.version}: {_plural(report.articles, 'article')}, "
-                   f"{_plural(report.sentences, 'sentence')} ({report.embedded_articles} embedded, "
-                   f"{report.reused_articles} reused) in {report.seconds:.1f}s.")
-    for skipped in report.skipped:
-        click.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
-
-
-def run_build(settings: IndexSettings, sources: list[Source] | None = None,
-              show_progress: bool = True) -> BuildReport:
-    from index.builder import build
-
-    bar = ProgressBar(show_progress and sys.stderr.isatty())
-    try:
-        return build(settings, progress=bar, sources=sources)
-    finally:
-        bar.close()
-
-
 @cli.command("build")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--collection", default=SHARED, help="Collection the given paths belong to.")
@@ -123,7 +51,7 @@ def build_command(ctx: click.Context, paths: tuple[Path, ...], collection: str) 
     PATHS are files or folders of .txt, .md, .html and .jsonl(.gz) articles. Unchanged
     articles reuse their embeddings; the previous version keeps serving until the switch.
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     sources = [Source(p, collection) for p in paths] if paths else None
     with user_errors():
         print_report(run_build(settings, sources))
@@ -137,9 +65,9 @@ def export_model(ctx: click.Context) -> None:
     Done by the first build anyway; run it ahead (e.g. while deploying) so that no later
     command needs torch. The export goes to the `model_cache` folder.
     """
-    from index.embed import export_folder, export_onnx, resolve_model_path, tuning_for
+    from index.models.embed import export_folder, export_onnx, resolve_model_path, tuning_for
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with user_errors():
         if settings.encoder != "onnx":
             raise click.ClickException("the encoder setting is 'torch': nothing to export")
@@ -153,7 +81,7 @@ def export_model(ctx: click.Context) -> None:
 # --- ask ------------------------------------------------------------------------------------
 
 def open_index(settings: IndexSettings, build_if_missing: bool = False) -> Index:
-    from index.engine import Index
+    from index.answer.engine import Index
 
     try:
         return Index.open(settings)
@@ -206,7 +134,7 @@ def _format_quotes(answer: Answer) -> str:
 def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
         max_citations: int | None, collections: tuple[str, ...]) -> None:
     """Answer QUESTION with the sentences that answer it, or say the articles don't."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     questions: list[tuple[str, str | None]] = []  # (question, conversation id)
     if batch is not None:
         for lineno, line in enumerate(batch, 1):
@@ -252,18 +180,18 @@ def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
 def sources(ctx: click.Context, as_json: bool) -> None:
     """List the indexed articles."""
     with user_errors():
-        idx = open_index(_settings(ctx))
+        idx = open_index(settings_of(ctx))
         items = idx.sources()
         for a in items:
             if as_json:
                 click.echo(json.dumps(a.__dict__, ensure_ascii=False))
             else:
                 coll = f" [{a.collection}]" if a.collection else ""
-                click.echo(f"{a.doc_id}{coll}: {a.title} — {_plural(a.sentences, 'sentence')}, "
+                click.echo(f"{a.doc_id}{coll}: {a.title} — {plural(a.sentences, 'sentence')}, "
                            f"indexed {a.indexed_at}" + (f"\n    {a.url}" if a.url else ""))
         if not as_json:
-            click.echo(f"{_plural(len(items), 'article')}, "
-                       f"{_plural(idx.sentence_count, 'sentence')}, "
+            click.echo(f"{plural(len(items), 'article')}, "
+                       f"{plural(idx.sentence_count, 'sentence')}, "
                        f"index {idx.version}.")
 
 
@@ -289,9 +217,9 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
     Indexes go to <data-dir>/eval-seed, <data-dir>/eval-nyt and <data-dir>/eval-followups
     (reused when re-run).
     """
-    from index import evaluate
+    from index.cli import evaluate
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     folder = evaluate.eval_dir()
     figures: dict[str, Any] = {}
     with user_errors():
@@ -384,7 +312,7 @@ def followup_figures(first: list[Any], second: list[Any], alone: list[Any]
                      ) -> dict[str, Any]:
     """Turn-2 accuracy per group of kinds (strict and lenient), the same questions asked
     standalone, and turn-1 accuracy."""
-    from index.evaluate import FOLLOW_UP_KINDS
+    from index.cli.evaluate import FOLLOW_UP_KINDS
 
     groups = {"follow-ups": FOLLOW_UP_KINDS, "switches": ("switch",),
               "unanswerable refused": ("unanswerable",)}
@@ -441,17 +369,11 @@ def chat_loop(settings: IndexSettings, stdin: Any = None) -> None:
 def chat(ctx: click.Context) -> None:
     """Ask questions in the terminal (the default when no Discord token is set)."""
     with user_errors():
-        chat_loop(_settings(ctx))
+        chat_loop(settings_of(ctx))
 
 
-def _add_feed_commands() -> None:
-    from index.feed_cli import feed, update_command
-
-    cli.add_command(feed)
-    cli.add_command(update_command)
-
-
-_add_feed_commands()
+cli.add_command(feed)
+cli.add_command(update_command)
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.builder import build
-from index.engine import Index
+from index.answer.engine import Index
+from index.building.builder import build
 from index.settings import BUNDLED_CORPUS, IndexSettings
 from index.types import Answer, ProgressCallback, Source
 
@@ -37,14 +37,14 @@ def scratch_settings(settings: IndexSettings, name: str) -> IndexSettings:
     """Settings for an evaluation index in `<data_dir>/<name>`, sharing the model export."""
     from dataclasses import replace
 
-    from index.embed import model_cache_dir
+    from index.models.embed import model_cache_dir
 
     return replace(settings, data_dir=settings.data_dir / name,
                    model_cache=str(model_cache_dir(settings)))
 
 
 def eval_dir() -> Path:
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+    default = Path(__file__).resolve().parents[3] / "shared" / "eval"
     return Path(os.environ.get("CITEBOT_EVAL_DIR", str(default)))
 
 

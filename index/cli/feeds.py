@@ -6,13 +6,8 @@ import json
 
 import click
 
-from index.settings import IndexSettings
+from index.cli.common import print_report, run_build, settings_of, user_errors
 from index.types import SHARED, display_date
-
-
-def _settings(ctx: click.Context) -> IndexSettings:
-    settings: IndexSettings = ctx.obj
-    return settings
 
 
 @click.group()
@@ -26,11 +21,10 @@ def feed() -> None:
 @click.pass_context
 def feed_add(ctx: click.Context, url: str, collection: str) -> None:
     """Follow the feed at URL (its articles are fetched by the next `update`)."""
-    from index.cli import user_errors
-    from index.feeds import add_feed
+    from index.ingest.feeds import add_feed
 
     with user_errors():
-        added = add_feed(_settings(ctx), url, collection)
+        added = add_feed(settings_of(ctx), url, collection)
     where = f" for collection {collection!r}" if collection else ""
     click.echo(f"Following {url.strip()}{where}; run `citebot-index update` to fetch it."
                if added else f"{url.strip()} is already followed.")
@@ -41,11 +35,10 @@ def feed_add(ctx: click.Context, url: str, collection: str) -> None:
 @click.pass_context
 def feed_list(ctx: click.Context, as_json: bool) -> None:
     """The followed feeds: URL, collection, articles, last check, last error."""
-    from index.cli import user_errors
-    from index.feeds import list_feeds
+    from index.ingest.feeds import list_feeds
 
     with user_errors():
-        feeds = list_feeds(_settings(ctx))
+        feeds = list_feeds(settings_of(ctx))
     for f in feeds:
         if as_json:
             click.echo(json.dumps(f.__dict__, ensure_ascii=False))
@@ -67,11 +60,10 @@ def feed_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def feed_remove(ctx: click.Context, url: str, drop_articles: bool) -> None:
     """Stop following the feed at URL (its articles stay indexed unless --drop-articles)."""
-    from index.cli import print_report, run_build, user_errors
     from index.errors import NothingToIndex
-    from index.feeds import FeedStore, remove_feed
+    from index.ingest.feeds import FeedStore, remove_feed
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with user_errors():
         dropped = remove_feed(settings, url, drop_articles)
         click.echo(f"No longer following {url.strip()}."
@@ -95,11 +87,10 @@ def update_command(ctx: click.Context, no_index: bool, as_json: bool) -> None:
     Prints a line per feed (new, updated, unchanged, failed with the reason). Exits 0 when
     the update ran, even if a feed failed; non-zero only when nothing could be done.
     """
-    from index.cli import print_report, user_errors
-    from index.feeds import update
+    from index.building.update import update
 
     with user_errors():
-        report = update(_settings(ctx), index=not no_index)
+        report = update(settings_of(ctx), index=not no_index)
     if as_json:
         click.echo(json.dumps({
             "feeds": [r.__dict__ for r in report.feeds],
