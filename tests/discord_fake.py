@@ -22,11 +22,20 @@ shard gets its own session, READY and GUILD_CREATEs for its guilds only, and eve
 guild goes to shard `(guild_id >> 22) % shard_count` (DMs to shard 0), as on Discord.
 `add_guild(shard=n)` makes a guild that lands on shard n.
 
+Channels: besides each guild's "general" channel, `add_channel` makes text and forum
+channels; `add_thread` and `post_in_forum` open threads and forum posts (THREAD_CREATE,
+then for a post its first message, whose id is the thread's); a thread the bot starts from a
+message (`POST …/messages/{id}/threads`) takes that message's id. A reply pings the replied
+message's author (they appear in `mentions`, not in the text) unless `ping=False`. The
+bot's reactions are recorded in `reactions`.
+
 Faults a test can inject: `drop_connection` (close or abort the gateway socket),
 `invalidate_session` (op 9), `request_reconnect` (op 7), `hold_gateway` (delay RESUME and
-IDENTIFY), `fail` (REST answers 429 with retry-after and `Via`, or any other status with
-a Discord-style error body, N times), and `hold_command_sync` (keep `PUT …/commands`
-waiting).
+IDENTIFY), `refuse_gateway` (the websocket handshake answered with 503), `fail` (REST
+answers 429 with retry-after and `Via`, or any other status with a Discord-style error
+body, N times), `limit_rate` (Discord-style per-route limits, 429 beyond them),
+`hold_command_sync` (keep `PUT …/commands` waiting), and malformed events through
+`dispatch` (any payload) or `click(message_fields=…)`.
 """
 
 from __future__ import annotations
@@ -401,6 +410,10 @@ class FakeDiscord:
                                 "archive_timestamp": _now(), "locked": False},
             "newly_created": True,
         }
+
+    async def remove_bot(self, guild: Guild) -> None:
+        """The bot is kicked from (or leaves) `guild`: GUILD_DELETE without `unavailable`."""
+        await self.dispatch("GUILD_DELETE", {"id": str(guild.id), "guild_id": str(guild.id)})
 
     async def post_in_forum(self, author: User, guild: Guild, forum: int, title: str,
                             content: str) -> Json:

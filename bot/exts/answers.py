@@ -91,6 +91,8 @@ class Answers(commands.Cog):
         self.valve = Valve(bot.settings.answer_channel_per_minute)
         self.shed = 0
         """Questions shed since start-up (for the log and the tests)."""
+        self.busy = 0
+        """Questions being answered right now."""
 
     async def cog_load(self) -> None:
         channels = await asyncio.to_thread(self.bot.store.answer_channels)
@@ -201,7 +203,11 @@ class Answers(commands.Cog):
         if not self.valve.admit(marked.channel_id, now) or self.ask.over_limit(message.author.id):
             await self._shed(message, marked, now)
             return
-        await self._answer(message, marked, text, thread, new_post)
+        self.busy += 1
+        try:
+            await self._answer(message, marked, text, thread, new_post)
+        finally:
+            self.busy -= 1
 
     async def _answer(self, message: discord.Message, marked: AnswerChannel, question: str,
                       thread: discord.Thread | None, new_post: bool) -> None:
