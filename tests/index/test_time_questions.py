@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from index import Index, IndexSettings, build
+from index import Index, IndexSettings
 from index.cli.main import cli
-from index.settings import BUNDLED_CORPUS
+from tests.conftest import DATED_ARTICLES
 
 pytestmark = pytest.mark.slow
 
-DATED = Path(__file__).parents[1] / "data" / "dated"
+DATED = DATED_ARTICLES
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 UNDATED = 2  # the explainer and the bundled article
-
-
-@pytest.fixture(scope="session")
-def dated_settings(tmp_path_factory: pytest.TempPathFactory) -> IndexSettings:
-    settings = IndexSettings(data_dir=tmp_path_factory.mktemp("dated") / "data",
-                             sources=(BUNDLED_CORPUS, DATED), time_zone="Europe/London")
-    build(settings)
-    return settings
 
 
 @pytest.fixture(scope="session")
