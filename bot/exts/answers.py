@@ -191,6 +191,7 @@ class Answers(commands.Cog):
             await self.bot.invoke(context)
             return
         thread = message.channel if isinstance(message.channel, discord.Thread) else None
+        # a forum post's first message has the post's (the thread's) id
         new_post = marked.forum and thread is not None and message.id == thread.id
         text = self.ask.strip_mention(message.content)
         if new_post:
@@ -234,7 +235,7 @@ class Answers(commands.Cog):
             log.exception("answering message %s in answer channel %s failed", message.id,
                           marked.channel_id)
             return
-        if reply.abstained and not new_post:
+        if reply.abstained:
             await self._quiet(message, thread is not None)
             return
         if in_thread:

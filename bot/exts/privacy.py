@@ -89,11 +89,11 @@ class Privacy(commands.Cog):
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """The bot left (or was removed from) `guild`: its stored questions, votes and answer
         channels go; the articles of its collection stay until an admin removes them."""
-        questions, votes, channels = await asyncio.to_thread(self.bot.store.forget_guild,
-                                                             guild.id)
         for channel_id in [c for c, a in self.bot.answer_channels.items()
                            if a.guild_id == guild.id]:
             del self.bot.answer_channels[channel_id]
+        questions, votes, channels = await asyncio.to_thread(self.bot.store.forget_guild,
+                                                             guild.id)
         log.info("left server %s: deleted its %d questions, %d votes and %d answer channels",
                  guild.id, questions, votes, channels)
 
