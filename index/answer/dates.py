@@ -56,7 +56,12 @@ _RELATIVE = re.compile(
 _BETWEEN = re.compile(rf"\b(?:between|from)\s+(?P<a>{DATE})\s+(?:and|to|until|till)\s+"
                       rf"(?P<b>{DATE})\b", re.I)
 _ANCHORED = re.compile(rf"\b(?P<prep>since|after|before|until|till|on|in|during|from)\s+"
-                       rf"(?:the\s+)?(?P<date>{DATE})\b", re.I)
+                       rf"(?P<the>the\s+)?(?P<date>{DATE})\b(?P<next>[-–/]?\s*[\w]*)", re.I)
+#: a date written as an adjective ("the 2000 primaries", "2009-2013", "in 2016 what ...")
+#: names when something happened, not when articles were published; after a year or a
+#: month these words still leave it a time of publication
+_AFTER_DATE = frozenset({"about", "and", "or", "on", "to", "from", "that", "when", "while",
+                         "for", "as", "by", "with", "against", "over", "regarding"})
 _RECENT = re.compile(r"\b(?:the\s+)?(?:latest|most\s+recent(?:ly)?|newest|recent(?:ly)?"
                      r"|lately|these\s+days)\b", re.I)
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10}
@@ -166,6 +171,11 @@ def _anchored(question: str, today: dt.date) -> Found | None:
     for m in _ANCHORED.finditer(question):
         prep = m["prep"].lower()
         text = m["date"]
+        follower = m["next"].strip().lower()
+        bare = re.fullmatch(rf"{_MONTH}(?:\s+{_YEAR})?|{_YEAR}", text, re.I) is not None
+        if bare and (m["the"] or follower[:1] in "-–/" and follower
+                     or follower and follower not in _AFTER_DATE):
+            continue
         if prep in ("in", "during") and re.fullmatch(_WEEKDAY, text, re.I):
             continue  # "in Monday's speech" names no range
         if prep == "on" and re.fullmatch(rf"{_MONTH}(?:\s+{_YEAR})?|{_YEAR}", text, re.I):
@@ -178,7 +188,8 @@ def _anchored(question: str, today: dt.date) -> Found | None:
         days: tuple[dt.date | None, dt.date | None] = {
             "since": (first, None), "after": (last + one, None), "before": (None, first - one),
             "until": (None, last), "till": (None, last)}.get(prep, (first, last))
-        return m.span(), TimeRange(days[0], days[1], phrase=m[0])
+        return (m.start(), m.end("date")), TimeRange(days[0], days[1],
+                                                     phrase=question[m.start():m.end("date")])
     return None
 
 
@@ -267,14 +278,27 @@ def article_days(published: Sequence[str | None], zone: ZoneInfo) -> np.ndarray:
                         for p in published), dtype=np.int64, count=len(published))
 
 
-def in_range(days: np.ndarray, row_article: np.ndarray, allowed: np.ndarray | None,
-             when: TimeRange) -> tuple[np.ndarray, int]:
-    """The rows that may be quoted for `when` (those of `allowed` whose article was
-    published in it), and how many articles `allowed` had that carry no date."""
+def visible_articles(days: np.ndarray, row_article: np.ndarray,
+                     allowed: np.ndarray | None) -> np.ndarray:
+    """Per article, whether `allowed` holds any of its rows (None: all do)."""
     visible = np.ones(len(days), dtype=bool)
     if allowed is not None:
         visible[:] = False
         visible[row_article[allowed]] = True
+    return visible
+
+
+def any_dated(days: np.ndarray, row_article: np.ndarray, allowed: np.ndarray | None) -> bool:
+    """Whether any article `allowed` holds has a date: where none has (the bundled sample,
+    most data sets), a question's time words are part of what it asks, not a filter."""
+    return bool((visible_articles(days, row_article, allowed) & (days > 0)).any())
+
+
+def in_range(days: np.ndarray, row_article: np.ndarray, allowed: np.ndarray | None,
+             when: TimeRange) -> tuple[np.ndarray, int]:
+    """The rows that may be quoted for `when` (those of `allowed` whose article was
+    published in it), and how many articles `allowed` had that carry no date."""
+    visible = visible_articles(days, row_article, allowed)
     lo = when.since.toordinal() if when.since else 1
     hi = when.until.toordinal() if when.until else dt.date.max.toordinal()
     dated_in = (days > 0) & (days >= lo) & (days <= hi)

@@ -280,8 +280,9 @@ class Index:
         ("yesterday", "in November", "latest") limit the articles to those published then,
         or prefer the newest; "today" is `now` (default: the clock) in the `time_zone`
         setting. The answer's `time_range` says which, and `undated_left_out` how many
-        articles without a date a filter left out. Raises DateNotUnderstood for a
-        `since`/`until` that is not a date.
+        articles without a date a filter left out. Where no article searched has a date,
+        the question's time words are read as part of the question (options still apply).
+        Raises DateNotUnderstood for a `since`/`until` that is not a date.
         """
         k = self.settings.max_citations if k is None else k
         question = question.strip()
@@ -290,6 +291,9 @@ class Index:
             return Answer(question, (), True, 0.0, None, time_range=when)
         allowed = self.allowed_rows(collections, doc_ids, exclude_doc_ids)
         undated = 0
+        if when is not None and when.phrase and not dates.any_dated(
+                self.article_days(), self.ranker.row_article, allowed):
+            when, ranked = None, question  # no article has a date: the words are the question's
         if when is not None and not when.recency:
             allowed, undated = dates.in_range(self.article_days(), self.ranker.row_article,
                                               allowed, when)
@@ -362,7 +366,7 @@ class Index:
         topic = topic.strip()
         when, ranked = self.time_of(topic, since, until, now)
         if when is not None and when.recency:
-            when = None  # a timeline is in date order already
+            when, ranked = None, topic  # a timeline is in date order already
         if not ranked or self.sentence_count == 0 or n < 1:
             return Timeline(topic, (), time_range=when)
         allowed = self.allowed_rows(collections)

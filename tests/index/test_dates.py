@@ -94,3 +94,10 @@ def test_published_dates_are_read_in_the_configured_zone() -> None:
 ])
 def test_a_range_reads_naturally(when: TimeRange, text: str) -> None:
     assert when.describe() == text
+
+
+@pytest.mark.parametrize("question", ["Who did Bush defeat in the 2000 South Carolina primaries?",
+                                      "What share was Hispanic in 2009-2013?",
+                                      "In 2016 what would the threshold change to?"])
+def test_a_year_used_as_an_adjective_is_not_a_range(question: str) -> None:
+    assert read_time(question, TODAY)[0] is None

@@ -145,3 +145,14 @@ def test_cli_timeline_prints_dated_quotes_oldest_first(run) -> None:
     assert "(2 articles on it without a date left out)" in result.output
     data = json.loads(run("timeline", "--json", "Storm Bert").output)
     assert [e["doc_id"] for e in data["entries"]] == ["2026-11-30-storm"]
+
+
+def test_where_no_article_has_a_date_time_words_are_part_of_the_question(
+        bundled: Index) -> None:
+    question = "Who did Bardella call a smokescreen in November?"
+    answer = bundled.answer(question, now=NOW)
+    assert answer.time_range is None and answer.undated_left_out == 0
+    assert not answer.abstained and "smokescreen" in answer.citations[0].text
+    # an explicit range still applies: nothing dated, so nothing to quote
+    limited = bundled.answer(question, since="2026-11-01", now=NOW)
+    assert limited.abstained and limited.undated_left_out == 1
