@@ -88,3 +88,14 @@ async def test_sigterm_during_a_reconnect_backoff_ends_the_process(
         await fake.wait_for(lambda: fake.gateway_attempts >= attempts + 3, 40)
         assert await stops_in_time(run.process) == 0
     assert "Attempting a reconnect" in run.output
+
+
+@pytest.mark.slow
+async def test_sigterm_while_logging_in_is_retried_ends_the_process(
+        fake: FakeDiscord, own_index_settings: IndexSettings, tmp_path: Path) -> None:
+    refused = fake.fail("GET", r"^/users/@me$", 503, times=1000)
+    async with bot_process(fake, tmp_path, own_index_settings.data_dir,
+                           ready=lambda: refused.served >= 2) as run:
+        assert run.process.returncode is None
+        assert await stops_in_time(run.process) == 0
+    assert "logging in to Discord failed" in run.output
