@@ -45,7 +45,8 @@ NEEDS_CONTENT_INTENT = (
     "messages that do not mention it only with that intent. Turn on **Message Content "
     "Intent** in the developer portal and set `CITEBOT_MESSAGE_CONTENT_INTENT=true`.")
 SHED_NOTE = ("📥 Lots of questions here at once: I answer up to {n} a minute in this channel "
-             "and have skipped some. Ask again in a minute, or ask me with `/ask`.")
+             "({per_user} per person every {seconds:g} s) and have skipped some. Ask again in "
+             "a minute, or ask me with `/ask`.")
 #: a thread's name (Discord allows 100 characters)
 THREAD_NAME_MAX = 100
 
@@ -278,7 +279,9 @@ class Answers(commands.Cog):
             return
         log.warning("answer channel %s: more than %d questions a minute; shedding",
                     marked.channel_id, self.valve.per_minute)
-        note = SHED_NOTE.format(n=self.valve.per_minute)
+        settings = self.bot.settings
+        note = SHED_NOTE.format(n=self.valve.per_minute, per_user=settings.rate_limit_count,
+                                seconds=settings.rate_limit_seconds)
         # in a forum the note goes in the post; elsewhere in the channel itself
         target = message.channel if marked.forum else (self.bot.get_channel(
             marked.channel_id) or message.channel)
