@@ -302,19 +302,27 @@ def timeline_embed(story: Timeline) -> discord.Embed:
             "No dated article is about that." if story.undated
             else "The indexed articles don't cover that. Try other words for the story.")
     else:
-        sources = [source_line(n, c) for n, c in enumerate(story.entries, 1)]
-        room = min(DESCRIPTION_MAX, budget.left - sum(dlen(x) + 1 for x in sources) - 48)
+        # each quote with its source, oldest first, while both fit (a quote is never shown
+        # without its source); long quotes are cut to share the room evenly
+        per = max(120, min(DESCRIPTION_MAX, budget.left) // (2 * len(story.entries)))
         lines: list[str] = []
-        used = 0
-        per = max(80, room // len(story.entries) - 32)
+        sources: list[str] = []
+        used = spent = 0
         for n, c in enumerate(story.entries, 1):
             line = f"**{escape(c.date or '')}**\n> {clip(c.text, per)} **[{n}]**"
-            if used + dlen(line) + 2 > room:
+            source = source_line(n, c)
+            if (used + dlen(line) + 2 > DESCRIPTION_MAX
+                    or spent + dlen(line) + dlen(source) + 64 > budget.left):
                 break
             lines.append(line)
+            sources.append(source)
             used += dlen(line) + 2
+            spent += dlen(line) + 2 + dlen(source) + 1
+        hidden = len(story.entries) - len(lines)
+        if hidden:
+            footer = budget.take(f"{plural(hidden, 'later quote')} did not fit · ") + footer
         embed.description = budget.take("\n\n".join(lines))
-        _add_fields(embed, "Sources", sources[:len(lines)], budget)
+        _add_fields(embed, "Sources", sources, budget)
     if footer:
         embed.set_footer(text=footer)
     return embed
