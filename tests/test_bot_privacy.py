@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.store import AnswerStore
 from index import Answer
 from tests.conftest import Running, StartBot
+from tests.discord_fake import EPHEMERAL
 from tests.test_bot_ask import LEADER, QUESTION, text_of
 from tests.test_bot_conversations import ask
 
@@ -61,8 +62,9 @@ async def test_forget_deletes_every_row_of_the_user_and_it_survives_a_restart(
     limited = await run.fake.slash("ask", user=run.member, guild=run.guild, question=QUESTION)
     assert "please wait" in text_of(await run.fake.reply_to(limited))  # 3 asked already
     forget = await run.fake.slash("forget", user=run.member, guild=run.guild)
-    said = text_of(await run.fake.reply_to(forget))
-    assert "3 questions" in said and "1 👍/👎 vote" in said
+    told = await run.fake.reply_to(forget)
+    said = text_of(told)
+    assert "3 questions" in said and "1 👍/👎 vote" in said and told["flags"] & EPHEMERAL
 
     assert rows_with(db, run.member.id) == {}
     assert SECRET.encode() not in file_bytes(db)  # not even in free pages or the log

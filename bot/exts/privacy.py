@@ -70,6 +70,8 @@ class Privacy(commands.Cog):
     @app_commands.command(name="forget")
     async def forget_command(self, interaction: discord.Interaction) -> None:
         """Delete everything the bot stores about you: your questions, conversations, votes."""
+        # a large store may take more than Discord's 3 s to rewrite: acknowledge first
+        await interaction.response.defer(ephemeral=True, thinking=True)
         forgotten = await asyncio.to_thread(self.bot.store.forget_user, interaction.user.id)
         self.bot.limiter.forget(interaction.user.id)
         log.info("forgot a user on request: %d questions, %d votes", forgotten.questions,
@@ -80,8 +82,7 @@ class Privacy(commands.Cog):
         text = ("🗑️ Deleted everything I stored about you: " + ", ".join(parts) + ". "
                 "Answers that quoted articles stay in the articles; totals such as `/stats`' "
                 "question count keep counting without you.")
-        await interaction.response.send_message(text, ephemeral=True,
-                                                allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     # -- a server's data ---------------------------------------------------------------------
 
