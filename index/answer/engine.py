@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
@@ -305,14 +305,14 @@ class Index:
         if when is not None and when.recency:
             ranking = self._prefer_recent(ranking, reading, ranked, allowed)
         if len(ranking.rows) == 0:
-            answer = Answer(question, (), True, 0.0, None, reading.follow_up_of)
-        elif ranking.confidence < self.settings.abstain_threshold:
-            answer = Answer(question, (), True, ranking.confidence,
-                            self._cite(ranking, k)[0], reading.follow_up_of)
-        else:
-            answer = Answer(question, tuple(self._cite(ranking, k)), False, ranking.confidence,
-                            None, reading.follow_up_of)
-        return replace(answer, time_range=when, undated_left_out=undated)
+            return Answer(question, (), True, 0.0, None, reading.follow_up_of,
+                          time_range=when, undated_left_out=undated)
+        citations = self._cite(ranking, k)
+        if ranking.confidence < self.settings.abstain_threshold:
+            return Answer(question, (), True, ranking.confidence, citations[0],
+                          reading.follow_up_of, time_range=when, undated_left_out=undated)
+        return Answer(question, tuple(citations), False, ranking.confidence, None,
+                      reading.follow_up_of, time_range=when, undated_left_out=undated)
 
     # --- time ---------------------------------------------------------------------------
     def today(self, now: dt.datetime | None = None) -> dt.date:
