@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from bot.log import get_logger
 from bot.settings import BotSettings, bot_settings, read_token
@@ -59,6 +60,13 @@ def main() -> int:
     return asyncio.run(_run(settings, core, token, index))
 
 
+#: after SIGTERM/SIGINT: the graceful close may take this long (gateway, HTTP session) ...
+CLOSE_SECONDS = 2.5
+#: ... and the process ends this long after the signal whatever is still running (a reindex
+#: on a worker thread, discord.py retrying a handshake): the systemd unit expects 5 s
+EXIT_SECONDS = 4.5
+
+
 async def _run(settings: BotSettings, core: IndexSettings, token: str,
                index: Index | None) -> int:
     import discord
@@ -67,12 +75,30 @@ async def _run(settings: BotSettings, core: IndexSettings, token: str,
 
     bot = create_bot(settings, core, index=index)
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not available on Windows
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+            loop.add_signal_handler(signum, stop.set)
+    running = asyncio.create_task(bot.start(token))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not running.done():
+        # bot.close() alone does not stop discord.py retrying a failing handshake or
+        # sleeping in a reconnect backoff: the task that runs them is cancelled too
+        _exit_soon(EXIT_SECONDS)
+        log.info("stopping")
+        try:
+            await asyncio.wait_for(bot.close(), CLOSE_SECONDS)
+        except Exception as exc:  # TimeoutError, or a close that failed: stop anyway
+            log.warning("closing the connection to Discord did not finish (%s); stopping "
+                        "anyway", type(exc).__name__)
+        running.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(running, 1.0)
+        return 0
     try:
-        async with bot:
-            await bot.start(token)
+        running.result()
     except discord.LoginFailure:
         log.error("Discord refused the token (check DISCORD_TOKEN / CITEBOT_TOKEN_FILE)")
         return REFUSED_BY_DISCORD
@@ -80,7 +106,25 @@ async def _run(settings: BotSettings, core: IndexSettings, token: str,
         log.error("Discord refused the message-content intent: enable it for the bot in the "
                   "developer portal, or set CITEBOT_MESSAGE_CONTENT_INTENT=false")
         return REFUSED_BY_DISCORD
+    finally:
+        if not bot.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bot.close(), CLOSE_SECONDS)
     return 0
+
+
+def _exit_soon(seconds: float) -> None:
+    """End the process `seconds` from now unless it has ended by then: Python waits for
+    worker threads (a reindex) when it exits, for as long as they run."""
+    def force() -> None:
+        log.warning("still stopping %.1f s after the signal (a reindex or a feed check on a "
+                    "worker thread?); exiting now", seconds)
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
 
 
 if __name__ == "__main__":

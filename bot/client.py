@@ -4,8 +4,9 @@ it, the answer store, the rate limiter and the reindex state. Commands live in `
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.settings import BotSettings
 from bot.startup import retrying
-from bot.store import AnswerStore
+from bot.store import AnswerChannel, AnswerStore
 from index import (
     SHARED,
     Answer,
@@ -29,9 +30,11 @@ from index import (
     BuildInProgress,
     BuildProgress,
     BuildReport,
+    DateNotUnderstood,
     IndexDamaged,
     IndexNotFound,
     IndexSettings,
+    Timeline,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +58,9 @@ EXTENSIONS = (
     "bot.exts.reindex",
     "bot.exts.info",
     "bot.exts.feeds",
+    "bot.exts.answers",
+    "bot.exts.timeline",
+    "bot.exts.privacy",
 )
 
 
@@ -101,6 +107,11 @@ class CiteBot(commands.AutoShardedBot):
             self.metrics.index_opened(index)
         self.commands_synced = False
         self._sync_task: asyncio.Task[None] | None = None
+        self.answer_channels: dict[int, AnswerChannel] = {}
+        """Channels and forums where every question is answered (`bot.exts.answers`)."""
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        """What time it is for questions about time ("yesterday"); tests fix it."""
+        self._guard_parsers()
         # the CURRENT pointer seen last: another process may switch versions
         self._seen_current: str | None = index.version if index else None
 
@@ -181,6 +192,31 @@ class CiteBot(commands.AutoShardedBot):
             f" of {self.shard_count})"
         log.info("connected as %s (id %s) to %d servers%s", self.user,
                  self.user.id if self.user else "?", len(self.guilds), shards)
+
+    def _guard_parsers(self) -> None:
+        """A malformed gateway event is logged and dropped, the connection kept: discord.py's
+        parsers raise on some (a DM carrying `guild_id: null`, a component interaction whose
+        message has `thread: null`), and nothing above them catches it, so one such event
+        ended the connection and the process. (`_connection.parsers` is the table the
+        websocket dispatches events through.)"""
+        parsers = self._connection.parsers
+        for event, parse in list(parsers.items()):
+            parsers[event] = self._guarded(event, parse)
+
+    def _guarded(self, event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+        def guarded(data: Any) -> None:
+            try:
+                parse(data)
+            except Exception as exc:
+                self.metrics.errors.labels("gateway").inc()
+                # ids and field names only: the payload may hold what people wrote
+                ids = {k: data.get(k) for k in ("id", "guild_id", "channel_id", "type")
+                       if isinstance(data, dict) and k in data}
+                log.error("dropped a malformed %s event from the gateway (%s: %s); %s, "
+                          "fields %s", event, type(exc).__name__, exc, ids,
+                          sorted(data) if isinstance(data, dict) else type(data).__name__)
+
+        return guarded
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         self.metrics.errors.labels("event").inc()
@@ -294,24 +330,52 @@ class CiteBot(commands.AutoShardedBot):
         return SHARED
 
     async def answer(self, question: str, guild_id: int | None, source: str | None = None,
-                     context: tuple[Answer, ...] = ()) -> Answer:
+                     context: tuple[Answer, ...] = (), since: str | None = None,
+                     until: str | None = None) -> Answer:
         """The index's answer to `question` as seen from `guild_id`, optionally only from the
         article `source` (a doc id), read as a possible follow-up of the answers in
-        `context` (oldest first); measured for `/stats`."""
+        `context` (oldest first), from articles published `since`/`until` (or when the
+        question says); measured for `/stats`. Raises DateNotUnderstood for a bad date."""
         started = time.monotonic()
         await self.follow_current_version()
         index = self.require_index()
         k = self.index_settings.max_citations
         collections = self.collections_for(guild_id)
-        if source:
-            result = await self.in_index_thread(_answer_from, index, question, k, collections,
-                                                source, context)
-        else:
-            result = await self.in_index_thread(_answer, index, question, k, collections,
-                                                context)
+        now = self.clock()
+        result = await self.in_index_thread(
+            lambda: index.answer(question, k=k, collections=collections,
+                                 doc_ids={source} if source else None, context=context,
+                                 since=since, until=until, now=now))
         self.metrics.answer_seconds.observe(time.monotonic() - started)
         self.metrics.answers.labels("refusal" if result.abstained else "answer").inc()
         return result
+
+    async def timeline(self, topic: str, guild_id: int | None, n: int,
+                       since: str | None = None, until: str | None = None) -> Timeline:
+        """The dated quotes about `topic` visible from `guild_id`, oldest first."""
+        await self.follow_current_version()
+        index = self.require_index()
+        collections = self.collections_for(guild_id)
+        now = self.clock()
+        return await self.in_index_thread(
+            lambda: index.timeline(topic, n, collections, since=since, until=until, now=now))
+
+    def date_problem(self, since: str | None, until: str | None) -> str | None:
+        """Why `since`/`until` options cannot be used (None: they can, or there are none)."""
+        if self.index is None or (since is None and until is None):
+            return None
+        try:
+            self.index.time_of("", since, until, self.clock())
+        except DateNotUnderstood as exc:
+            return render.escape(str(exc))
+        return None
+
+    def answer_channel_of(self, channel: object) -> AnswerChannel | None:
+        """The answer channel `channel` is, or is a thread of (None: neither)."""
+        if isinstance(channel, discord.Thread):
+            return self.answer_channels.get(channel.parent_id)
+        channel_id = getattr(channel, "id", None)
+        return None if channel_id is None else self.answer_channels.get(channel_id)
 
     async def sources(self, guild_id: int | None) -> list[ArticleInfo]:
         await self.follow_current_version()
@@ -422,19 +486,6 @@ async def say_sorry(interaction: discord.Interaction) -> None:
                                                     allowed_mentions=NO_MENTIONS)
     except discord.HTTPException:
         pass
-
-
-def _answer(index: Index, question: str, k: int, collections: Collection[str],
-            context: tuple[Answer, ...] = ()) -> Answer:
-    return index.answer(question, k=k, collections=collections, context=context)
-
-
-def _answer_from(index: Index, question: str, k: int, collections: Collection[str],
-                 doc_id: str, context: tuple[Answer, ...] = ()) -> Answer:
-    """The answer quoting only the article `doc_id` (an abstention if it is not visible in
-    `collections`)."""
-    return index.answer(question, k=k, collections=collections, doc_ids={doc_id},
-                        context=context)
 
 
 def _prefix(bot: commands.Bot, message: discord.Message) -> list[str]:

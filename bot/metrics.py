@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 #: Where a question came from.
-ENTRY_POINTS = ("slash", "mention", "prefix", "dm")
+ENTRY_POINTS = ("slash", "mention", "reply", "prefix", "dm", "channel")
 
 #: Answer latency buckets (seconds): answers take tens of milliseconds, a queue seconds.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -60,6 +60,9 @@ class Metrics:
                               "or event (details in the log)", ["where"], registry=r)
         self.rate_limited = Counter("citebot_rate_limited", "Questions refused because the "
                                     "user asked too fast", registry=r)
+        self.shed = Counter("citebot_answer_channel_shed", "Questions in answer channels "
+                            "left unanswered because the channel was over its per-minute cap",
+                            registry=r)
         self.index = Info("citebot_index", "The index version being served", registry=r)
         self.articles = Gauge("citebot_index_articles", "Articles in the served index",
                               registry=r)

@@ -31,6 +31,10 @@ class RateLimiter:
             self._forget_idle(now)
         return 0.0
 
+    def forget(self, key: int) -> None:
+        """Drop everything recorded for `key` (`/forget`)."""
+        self._hits.pop(key, None)
+
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, v in self._hits.items() if not v or now - v[-1] >= self.seconds]:
             del self._hits[key]

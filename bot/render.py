@@ -15,7 +15,7 @@ from urllib.parse import quote, urldefrag
 
 import discord
 
-from index import Answer, ArticleInfo, Citation, Feed, NewArticle
+from index import Answer, ArticleInfo, Citation, Feed, NewArticle, Timeline
 from index.types import display_date
 
 # Discord's documented limits.
@@ -152,9 +152,10 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
     # Reserve the sources field(s) first: a quote without its source must never be shown.
     sources = [source_line(n, c) for n, c in enumerate(answer.citations, 1)]
     reserve = sum(dlen(s) + 1 for s in sources) + 48  # + field name and a "did not fit" note
+    note = time_note(answer)
+    quotes: list[str] = [f"*{note}*"] if note else []
     room = min(DESCRIPTION_MAX, budget.left - reserve)
-    quotes: list[str] = []
-    used = 0
+    used = dlen(quotes[0]) if quotes else 0
     for n, c in enumerate(answer.citations, 1):
         marker = f" **[{n}]**"
         sep = 2 if quotes else 0  # a blank line between quotes
@@ -163,10 +164,10 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
             quotes.append(whole)
             used += sep + dlen(whole)
             continue
-        if not quotes:  # the best quote alone is too long: cut it, visibly
-            quotes.append(f"> {clip(c.text, room - dlen(marker) - 2)}{marker}")
+        if len(quotes) == bool(note):  # the best quote alone is too long: cut it, visibly
+            quotes.append(f"> {clip(c.text, room - used - dlen(marker) - 4)}{marker}")
         break
-    shown = len(quotes)
+    shown = len(quotes) - bool(note)
     description = budget.take("\n\n".join(quotes))
     embed = discord.Embed(title=title, description=description, colour=ANSWER_COLOUR)
     _add_fields(embed, "Sources", sources[:shown], budget)
@@ -188,9 +189,27 @@ def follow_up_note(answer: Answer) -> str:
     return f"read as a follow-up of: {earlier}"
 
 
+def time_note(answer: Answer) -> str:
+    """"From articles of 1 Dec 2026 · 2 undated articles left out" (the days a question
+    asked about), "Newest articles first", or "" when it named no time."""
+    when = answer.time_range
+    if when is None:
+        return ""
+    text = "Newest articles first" if when.recency else f"From articles {when.describe()}"
+    if answer.undated_left_out:
+        text += f" · {plural(answer.undated_left_out, 'undated article')} left out"
+    return text
+
+
 def _abstention_embed(answer: Answer, title: str, footer: str, budget: _Budget,
                       show_closest: bool) -> discord.Embed:
     text = "The indexed articles don't say. Try rephrasing, or ask about something they cover."
+    when = answer.time_range
+    if when is not None and not when.recency:
+        text = f"No indexed article {when.describe()} says."
+        if answer.undated_left_out:
+            text += (f" ({plural(answer.undated_left_out, 'article')} without a date "
+                     "left out.)")
     embed = discord.Embed(title=title, colour=ABSTAIN_COLOUR)
     closest = answer.closest if show_closest else None
     if closest is not None:
@@ -262,6 +281,51 @@ def _paragraph_with_quote(paragraph: str, quote_text: str, limit: int) -> str:
     if after:
         text = text + " " + ELLIPSIS
     return text
+
+
+def timeline_embed(story: Timeline) -> discord.Embed:
+    """A story's timeline: one dated quote per article, oldest first, each numbered with its
+    source linked to the sentence; what was left out in the footer."""
+    budget = _Budget()
+    embed = discord.Embed(title=budget.take(clip(f"Timeline: {story.topic}", TITLE_MAX)),
+                          colour=ANSWER_COLOUR)
+    notes = []
+    if story.time_range is not None:
+        notes.append(f"only articles {story.time_range.describe()}")
+    if story.more:
+        notes.append(f"{plural(story.more, 'more dated article')} on it not shown")
+    if story.undated:
+        notes.append(f"{plural(story.undated, 'article')} on it without a date left out")
+    footer = budget.take(" · ".join(notes)[:FOOTER_MAX])
+    if not story.entries:
+        embed.description = budget.take(
+            "No dated article is about that." if story.undated
+            else "The indexed articles don't cover that. Try other words for the story.")
+    else:
+        # each quote with its source, oldest first, while both fit (a quote is never shown
+        # without its source); long quotes are cut to share the room evenly
+        per = max(120, min(DESCRIPTION_MAX, budget.left) // (2 * len(story.entries)))
+        lines: list[str] = []
+        sources: list[str] = []
+        used = spent = 0
+        for n, c in enumerate(story.entries, 1):
+            line = f"**{escape(c.date or '')}**\n> {clip(c.text, per)} **[{n}]**"
+            source = source_line(n, c)
+            if (used + dlen(line) + 2 > DESCRIPTION_MAX
+                    or spent + dlen(line) + dlen(source) + 64 > budget.left):
+                break
+            lines.append(line)
+            sources.append(source)
+            used += dlen(line) + 2
+            spent += dlen(line) + 2 + dlen(source) + 1
+        hidden = len(story.entries) - len(lines)
+        if hidden:
+            footer = budget.take(f"{plural(hidden, 'later quote')} did not fit · ") + footer
+        embed.description = budget.take("\n\n".join(lines))
+        _add_fields(embed, "Sources", sources, budget)
+    if footer:
+        embed.set_footer(text=footer)
+    return embed
 
 
 def sources_embed(articles: Sequence[ArticleInfo], page: int, per_page: int) -> discord.Embed:

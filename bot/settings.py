@@ -67,12 +67,26 @@ class BotSettings:
     followup_minutes: float = 10.0
     """A direct message within this many minutes of the bot's last answer there is read as a
     possible follow-up of it (0: direct messages are always new questions)."""
+    answer_channel_per_minute: int = 12
+    """In one answer channel (`/answers here`), at most this many questions are answered a
+    minute; more are shed, with one note a minute saying so."""
+    retention_days: float = 30.0
+    """Stored questions, conversation turns and votes older than this are deleted (checked
+    hourly); 0 keeps them."""
+    timeline_quotes: int = 8
+    """Quotes in a `/timeline` (at most 25)."""
 
     def __post_init__(self) -> None:
         if self.rate_limit_count < 1 or self.rate_limit_seconds <= 0:
             raise SettingsError("rate_limit_count must be >= 1 and rate_limit_seconds > 0")
         if self.followup_minutes < 0:
             raise SettingsError("followup_minutes must be >= 0")
+        if self.answer_channel_per_minute < 1:
+            raise SettingsError("answer_channel_per_minute must be >= 1")
+        if self.retention_days < 0:
+            raise SettingsError("retention_days must be >= 0 (0 keeps questions)")
+        if not 1 <= self.timeline_quotes <= 25:
+            raise SettingsError("timeline_quotes must be between 1 and 25")
         if self.max_question_chars < 1:
             raise SettingsError("max_question_chars must be >= 1")
         if not 1 <= self.sources_per_page <= 25:

@@ -1,7 +1,13 @@
 """The bot's own SQLite file: every answer shown (so its buttons work after a restart and
 `/stats` counts across restarts), the 👍/👎 feedback on it, kept with the question and the
 cited sentences, and the conversations answers belong to (which message showed an answer,
-which answer it followed up), so a follow-up is read in its context after a restart too."""
+which answer it followed up), so a follow-up is read in its context after a restart too;
+the answer channels; and running totals that outlive the questions they count.
+
+What people wrote is deleted on request (`forget_user`), after `retention_days`
+(`delete_older_than`) and with the server the bot leaves (`forget_guild`); deleted rows are
+overwritten (`secure_delete`) and the write-ahead log emptied, so no copy stays in the file.
+docs/PRIVACY.md lists every table."""
 
 from __future__ import annotations
 
@@ -43,6 +49,20 @@ CREATE TABLE IF NOT EXISTS feedback (
     voted_at REAL NOT NULL,
     PRIMARY KEY (answer_id, user_id)
 );
+CREATE INDEX IF NOT EXISTS answers_by_time ON answers(asked_at);
+CREATE INDEX IF NOT EXISTS answers_by_guild ON answers(guild_id);
+CREATE INDEX IF NOT EXISTS turns_by_previous ON turns(previous_id);
+CREATE INDEX IF NOT EXISTS feedback_by_user ON feedback(user_id);
+CREATE TABLE IF NOT EXISTS answer_channels (
+    channel_id INTEGER PRIMARY KEY,
+    guild_id INTEGER NOT NULL,
+    style TEXT NOT NULL CHECK (style IN ('thread', 'reply')),
+    forum INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS totals (  -- counts only: nobody's data
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 """
 
 
@@ -68,6 +88,25 @@ class StoredAnswer:
 
 
 @dataclass(frozen=True)
+class AnswerChannel:
+    """A channel (or forum, `forum`) where every question is answered, in a thread or as a
+    reply (`style`)."""
+
+    channel_id: int
+    guild_id: int
+    style: str = "thread"
+    forum: bool = False
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What `forget_user` deleted."""
+
+    questions: int
+    votes: int
+
+
+@dataclass(frozen=True)
 class Vote:
     answer_id: int
     user_id: int
@@ -87,10 +126,14 @@ class AnswerStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
             if "seconds" not in columns:  # a store from an older version
                 db.execute("ALTER TABLE answers ADD COLUMN seconds REAL")
+            # a store from before the totals: they start at what it holds
+            db.execute("INSERT OR IGNORE INTO totals (name, value) SELECT 'answers', COUNT(*)"
+                       " FROM answers")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten, not left behind
         return db
 
     def record_answer(self, answer: Answer, *, user_id: int, guild_id: int | None,
@@ -110,6 +153,7 @@ class AnswerStore:
             answer_id = int(cur.lastrowid or 0)
             db.execute("INSERT INTO turns (answer_id, previous_id) VALUES (?, ?)",
                        (answer_id, previous_id))
+            db.execute("UPDATE totals SET value = value + 1 WHERE name = 'answers'")
             return answer_id
 
     def set_message(self, answer_id: int, message_id: int) -> None:
@@ -120,10 +164,11 @@ class AnswerStore:
                        (answer_id, message_id))
 
     def answer_stats(self, recent: int = 1000) -> tuple[int, float | None]:
-        """How many answers were stored, and the median time of the last `recent` timed
-        ones (None before the first)."""
+        """How many answers were ever given (a running total: deleting questions does not
+        lower it), and the median time of the last `recent` stored ones (None before the
+        first)."""
         with closing(self._connect()) as db:
-            count = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            count = db.execute("SELECT value FROM totals WHERE name = 'answers'").fetchone()[0]
             times = [row[0] for row in db.execute(
                 "SELECT seconds FROM answers WHERE seconds IS NOT NULL ORDER BY id DESC"
                 " LIMIT ?", (recent,))]
@@ -189,6 +234,82 @@ class AnswerStore:
                 " FROM feedback f JOIN answers a ON a.id = f.answer_id ORDER BY f.voted_at"
             ).fetchall()
         return [Vote(r[0], r[1], r[2], r[3], _citations(r[4])) for r in rows]
+
+
+    # -- people's data ---------------------------------------------------------------------
+
+    def forget_user(self, user_id: int) -> Forgotten:
+        """Delete everything stored about `user_id`: their questions with the answers shown
+        and the conversation links to them, others' votes on those answers, and their own
+        votes."""
+        with closing(self._connect()) as db:
+            with db:
+                votes = db.execute("DELETE FROM feedback WHERE user_id = ?",
+                                   (user_id,)).rowcount
+                questions, _ = _delete_answers(db, "user_id = ?", (user_id,))
+            _empty_log(db)
+        return Forgotten(questions, votes)
+
+    def delete_older_than(self, cutoff: float) -> tuple[int, int]:
+        """Delete questions asked (with their answers and votes) and votes cast before
+        `cutoff` (Unix time); returns (questions, votes) deleted."""
+        with closing(self._connect()) as db:
+            with db:
+                questions, on_them = _delete_answers(db, "asked_at < ?", (cutoff,))
+                votes = db.execute("DELETE FROM feedback WHERE voted_at < ?",
+                                   (cutoff,)).rowcount
+            _empty_log(db)
+        return questions, votes + on_them
+
+    def forget_guild(self, guild_id: int) -> tuple[int, int, int]:
+        """Delete a server's questions (with their answers and votes) and its answer
+        channels; returns (questions, votes, channels) deleted."""
+        with closing(self._connect()) as db:
+            with db:
+                questions, votes = _delete_answers(db, "guild_id = ?", (guild_id,))
+                channels = db.execute("DELETE FROM answer_channels WHERE guild_id = ?",
+                                      (guild_id,)).rowcount
+            _empty_log(db)
+        return questions, votes, channels
+
+    # -- answer channels ---------------------------------------------------------------------
+
+    def set_answer_channel(self, channel: AnswerChannel) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT INTO answer_channels (channel_id, guild_id, style, forum)"
+                       " VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET"
+                       " style = excluded.style, forum = excluded.forum",
+                       (channel.channel_id, channel.guild_id, channel.style,
+                        int(channel.forum)))
+
+    def remove_answer_channel(self, channel_id: int) -> bool:
+        with closing(self._connect()) as db, db:
+            return db.execute("DELETE FROM answer_channels WHERE channel_id = ?",
+                              (channel_id,)).rowcount > 0
+
+    def answer_channels(self) -> list[AnswerChannel]:
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT channel_id, guild_id, style, forum FROM answer_channels"
+                              " ORDER BY channel_id").fetchall()
+        return [AnswerChannel(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+
+def _delete_answers(db: sqlite3.Connection, where: str, params: tuple[Any, ...]
+                    ) -> tuple[int, int]:
+    """Delete the answers matching `where`, the votes on them and their turns (later turns
+    that followed them up start afresh); returns (answers, votes) deleted."""
+    chosen = f"SELECT id FROM answers WHERE {where}"
+    votes = db.execute(f"DELETE FROM feedback WHERE answer_id IN ({chosen})", params).rowcount
+    db.execute(f"UPDATE turns SET previous_id = NULL WHERE previous_id IN ({chosen})", params)
+    db.execute(f"DELETE FROM turns WHERE answer_id IN ({chosen})", params)
+    answers = db.execute(f"DELETE FROM answers WHERE {where}", params).rowcount
+    return answers, votes
+
+
+def _empty_log(db: sqlite3.Connection) -> None:
+    """Copy the write-ahead log into the file and empty it: deleted rows live on in the log
+    until then."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 _COLUMNS = ("id, question, guild_id, citations, user_id, channel_id, asked_at, abstained,"

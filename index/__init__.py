@@ -12,6 +12,9 @@ The API the bot (and anyone else) uses::
         print(c.text, c.title, c.paragraph, c.sentence, c.start, c.end)
     follow = idx.answer("What does he want?", context=(answer,))  # a follow-up
     print(follow.follow_up_of)             # the question it borrowed from, or None
+    dated = idx.answer("What did Starmer say yesterday?")  # or since=, until=
+    print(dated.time_range, dated.undated_left_out)
+    story = idx.timeline("Channel crossings")  # dated quotes, one per article, oldest first
 
 Heavy modules (FAISS, ONNX Runtime) are imported only when an index is opened or built; torch
 only to export the model to ONNX, once (`index/models/embed.py`).
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from index.errors import (
     ArticleRejected,
     BuildInProgress,
+    DateNotUnderstood,
     IndexDamaged,
     IndexError_,
     IndexNotFound,
@@ -44,6 +48,8 @@ from index.types import (
     Citation,
     SkippedFile,
     Source,
+    Timeline,
+    TimeRange,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +89,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SHARED", "Answer", "ArticleInfo", "ArticleRejected", "BuildInProgress", "BuildProgress",
+    "DateNotUnderstood", "TimeRange", "Timeline",
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
     "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
     "build", "current_version_name", "index_settings",

@@ -23,3 +23,7 @@ class ArticleRejected(IndexError_):
 
 class NothingToIndex(IndexError_):
     """A build found no usable article in its sources; nothing was changed."""
+
+
+class DateNotUnderstood(IndexError_):
+    """A `since`/`until` date that cannot be read ("since: blorp")."""

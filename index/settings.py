@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
+from zoneinfo import ZoneInfo
 
 BUNDLED_CORPUS = Path(__file__).parent / "corpus"
 
@@ -67,11 +68,23 @@ class IndexSettings:
     """Per feed, at most this many articles are kept (the newest)."""
     feed_max_age_days: float = 0.0
     """Feed entries published longer ago than this are skipped; 0 means no limit."""
+    time_zone: str = "UTC"
+    """The IANA time zone ("Europe/London") in which "today", "yesterday" and article dates
+    given with a time are read."""
 
     def __post_init__(self) -> None:
         if self.encoder not in ("onnx", "torch"):
             raise SettingsError(f"setting 'encoder' must be 'onnx' or 'torch', not "
                                 f"{self.encoder!r}")
+        try:
+            self.zone()
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            raise SettingsError(f"setting 'time_zone': {self.time_zone!r} is not a time zone "
+                                "(an IANA name such as 'Europe/London' or 'UTC')") from None
+
+    def zone(self) -> ZoneInfo:
+        """The `time_zone` setting as a time zone."""
+        return ZoneInfo(self.time_zone)
 
 
 def _convert(name: str, raw: Any, typ: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,52 @@ def display_date(published: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class TimeRange:
+    """The days a question asks about, both ends included (None: open), in the configured
+    time zone; or, with `recency`, a preference for the newest articles instead of a
+    filter. `phrase` is what the question said ("yesterday"; empty for explicit options)."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    recency: bool = False
+    phrase: str = ""
+
+    def describe(self) -> str:
+        """For people: "of 1 Dec 2026", "of 1–2 Dec 2026", "of Nov 2026", "since 30 Nov
+        2026", "up to 2 Mar 2026", "newest first"."""
+        a, b = self.since, self.until
+        if self.recency or (a is None and b is None):
+            return "newest first" if self.recency else "of any date"
+        if a is None:
+            return f"up to {_day(b)}"
+        if b is None:
+            return f"since {_day(a)}"
+        if a == b:
+            return f"of {_day(a)}"
+        if (a.month, a.day, b.month, b.day) == (1, 1, 12, 31) and a.year == b.year:
+            return f"of {a.year}"
+        if a.day == 1 and (a.year, a.month) == (b.year, b.month) and \
+                (b + dt.timedelta(days=1)).day == 1:
+            return f"of {a:%b} {a.year}"
+        if (a.year, a.month) == (b.year, b.month):
+            return f"of {a.day}–{_day(b)}"
+        if a.year == b.year:
+            return f"of {a.day} {a:%b} – {_day(b)}"
+        return f"of {_day(a)} – {_day(b)}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None,
+                "recency": self.recency, "phrase": self.phrase,
+                "description": self.describe()}
+
+
+def _day(day: dt.date | None) -> str:
+    assert day is not None
+    return f"{day.day} {day:%b} {day.year}"
+
+
+@dataclass(frozen=True)
 class Answer:
     """What `Index.answer` returns.
 
@@ -80,6 +127,11 @@ class Answer:
     closest: Citation | None = None
     follow_up_of: str | None = None
     """The earlier question this one was read as a follow-up of (None: read on its own)."""
+    time_range: TimeRange | None = None
+    """The days the question asked about ("yesterday"), or its preference for the newest
+    articles ("latest"); None when it named no time."""
+    undated_left_out: int = 0
+    """Articles without a date that a time filter left out (never dropped silently)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -89,7 +141,30 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "closest": self.closest.to_json() if self.closest else None,
             "follow_up_of": self.follow_up_of,
+            "time_range": self.time_range.to_json() if self.time_range else None,
+            "undated_left_out": self.undated_left_out,
         }
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What `Index.timeline` returns: for a topic, one dated quote per article about it,
+    oldest first."""
+
+    topic: str
+    entries: tuple[Citation, ...]
+    """Each the sentence of its article that best answers or states the topic."""
+    undated: int = 0
+    """Articles about the topic left out because they carry no date."""
+    more: int = 0
+    """Dated articles about the topic beyond the quotes asked for."""
+    time_range: TimeRange | None = None
+    """The days the quotes were limited to (None: any)."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"topic": self.topic, "entries": [c.to_json() for c in self.entries],
+                "undated": self.undated, "more": self.more,
+                "time_range": self.time_range.to_json() if self.time_range else None}
 
 
 @dataclass(frozen=True)

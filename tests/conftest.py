@@ -80,6 +80,23 @@ def bot_index_settings(tmp_path_factory: pytest.TempPathFactory) -> IndexSetting
     return settings
 
 
+#: A story told over several days (front matter `published:`), an undated explainer and a
+#: dated article on something else; indexed with the (undated) bundled article.
+DATED_ARTICLES = Path(__file__).parent / "data" / "dated"
+
+
+@pytest.fixture(scope="session")
+def dated_settings(tmp_path_factory: pytest.TempPathFactory) -> IndexSettings:
+    """Settings of an index of `DATED_ARTICLES` and the bundled article (London time),
+    built once."""
+    from index import build
+
+    settings = IndexSettings(data_dir=tmp_path_factory.mktemp("dated") / "data",
+                             sources=(BUNDLED_CORPUS, DATED_ARTICLES), time_zone="Europe/London")
+    build(settings)
+    return settings
+
+
 @pytest.fixture(scope="session")
 def bot_index(bot_index_settings: IndexSettings) -> Any:
     """The session's index, opened once (the model loads here)."""

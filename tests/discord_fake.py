@@ -22,11 +22,20 @@ shard gets its own session, READY and GUILD_CREATEs for its guilds only, and eve
 guild goes to shard `(guild_id >> 22) % shard_count` (DMs to shard 0), as on Discord.
 `add_guild(shard=n)` makes a guild that lands on shard n.
 
+Channels: besides each guild's "general" channel, `add_channel` makes text and forum
+channels; `add_thread` and `post_in_forum` open threads and forum posts (THREAD_CREATE,
+then for a post its first message, whose id is the thread's); a thread the bot starts from a
+message (`POST …/messages/{id}/threads`) takes that message's id. A reply pings the replied
+message's author (they appear in `mentions`, not in the text) unless `ping=False`. The
+bot's reactions are recorded in `reactions`.
+
 Faults a test can inject: `drop_connection` (close or abort the gateway socket),
 `invalidate_session` (op 9), `request_reconnect` (op 7), `hold_gateway` (delay RESUME and
-IDENTIFY), `fail` (REST answers 429 with retry-after and `Via`, or any other status with
-a Discord-style error body, N times), and `hold_command_sync` (keep `PUT …/commands`
-waiting).
+IDENTIFY), `refuse_gateway` (the websocket handshake answered with 503), `fail` (REST
+answers 429 with retry-after and `Via`, or any other status with a Discord-style error
+body, N times), `limit_rate` (Discord-style per-route limits, 429 beyond them),
+`hold_command_sync` (keep `PUT …/commands` waiting), and malformed events through
+`dispatch` (any payload) or `click(message_fields=…)`.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
@@ -127,6 +137,8 @@ class Guild:
     channel_id: int
     roles: dict[int, str] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
+    channels: dict[int, Json] = field(default_factory=dict)
+    """Channels besides "general" (`FakeDiscord.add_channel`), as Discord sends them."""
 
     def to_json(self) -> Json:
         roles = [{"id": str(self.id), "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS),
@@ -139,7 +151,8 @@ class Guild:
             "id": str(self.id), "name": self.name, "owner_id": str(self.owner_id),
             "roles": roles, "emojis": [], "stickers": [], "features": [], "threads": [],
             "channels": [{"id": str(self.channel_id), "type": 0, "name": "general",
-                          "position": 0, "permission_overwrites": [], "guild_id": str(self.id)}],
+                          "position": 0, "permission_overwrites": [], "guild_id": str(self.id)},
+                         *self.channels.values()],
             "members": [m.to_json() for m in self.members.values()],
             "member_count": len(self.members), "large": False, "unavailable": False,
             "joined_at": _now(), "verification_level": 0, "default_message_notifications": 0,
@@ -230,6 +243,37 @@ class Fault:
         return web.Response(status=429, body=json.dumps(body).encode(), headers=headers)
 
 
+@dataclass
+class RateLimit:
+    """Discord's per-route limit: at most `count` calls `method` on each path matching
+    `path` (a regex) in any `seconds`; beyond it a 429 with retry-after (and `Via`)."""
+
+    method: str
+    path: str
+    count: int
+    seconds: float
+    served: int = 0
+    """429s answered."""
+    _calls: dict[str, deque[float]] = field(default_factory=dict)
+
+    def matches(self, call: Request) -> bool:
+        return call.method == self.method and re.search(self.path, call.path) is not None
+
+    def admit(self, path: str) -> bool:
+        now = time.monotonic()
+        calls = self._calls.setdefault(path, deque())
+        while calls and now - calls[0] >= self.seconds:
+            calls.popleft()
+        if len(calls) >= self.count:
+            self.served += 1
+            return False
+        calls.append(now)
+        return True
+
+    def response(self) -> web.Response:
+        return Fault("", "", 429, retry_after=self.seconds).response()
+
+
 class FakeDiscord:
     """Discord's REST API and gateway, for one bot, on 127.0.0.1."""
 
@@ -254,6 +298,10 @@ class FakeDiscord:
         self.requests: list[Request] = []
         self.unhandled: list[Request] = []
         self.typing: list[int] = []
+        self.reactions: list[tuple[int, int, str]] = []  # (channel, message, emoji) the bot added
+        self.rate_limits: list[RateLimit] = []
+        self.refuse_gateway = False  # answer the websocket upgrade with 503 (a failing handshake)
+        self.gateway_attempts = 0  # websocket connections tried, refused ones included
         self.files: dict[str, bytes] = {}  # served under /files/<name> (attachments, articles)
         self.identified_intents: int | None = None
         self.close_codes: list[int] = []
@@ -336,6 +384,48 @@ class FakeDiscord:
     def dm_channel(self, user: User) -> int:
         return self.dm_channels.setdefault(user.id, snowflake())
 
+    async def add_channel(self, guild: Guild, name: str, *, forum: bool = False) -> int:
+        """A text channel (or, with `forum`, a forum channel) in `guild`; a bot already
+        connected learns of it by CHANNEL_CREATE."""
+        channel_id = snowflake()
+        channel: Json = {"id": str(channel_id), "type": 15 if forum else 0, "name": name,
+                         "position": len(guild.channels) + 1, "permission_overwrites": [],
+                         "guild_id": str(guild.id), "nsfw": False, "topic": None,
+                         "rate_limit_per_user": 0, "last_message_id": None, "flags": 0}
+        if forum:
+            channel.update(available_tags=[], default_reaction_emoji=None,
+                           default_sort_order=None, default_forum_layout=0)
+        guild.channels[channel_id] = channel
+        if self.sessions.get(self.shard_of(guild.id)) is not None:
+            await self.dispatch("CHANNEL_CREATE", channel)
+        return channel_id
+
+    def _thread_json(self, guild: Guild, thread_id: int, name: str, parent: int,
+                     owner: int) -> Json:
+        return {
+            "id": str(thread_id), "guild_id": str(guild.id), "parent_id": str(parent),
+            "owner_id": str(owner), "name": name, "type": 11, "last_message_id": None,
+            "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "flags": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                "archive_timestamp": _now(), "locked": False},
+            "newly_created": True,
+        }
+
+    async def remove_bot(self, guild: Guild) -> None:
+        """The bot is kicked from (or leaves) `guild`: GUILD_DELETE without `unavailable`."""
+        await self.dispatch("GUILD_DELETE", {"id": str(guild.id), "guild_id": str(guild.id)})
+
+    async def post_in_forum(self, author: User, guild: Guild, forum: int, title: str,
+                            content: str) -> Json:
+        """`author` opens a post titled `title` in the forum channel `forum`: Discord sends
+        THREAD_CREATE, then the post's first message, whose id is the thread's."""
+        thread_id = snowflake()
+        thread = self._thread_json(guild, thread_id, title, forum, author.id)
+        self.threads[thread_id] = thread
+        await self.dispatch("THREAD_CREATE", thread)
+        return await self.send_message(author, content, guild=guild, thread=thread_id,
+                                       message_id=thread_id)
+
     # -- events the tests send -----------------------------------------------------------
 
     async def add_thread(self, guild: Guild, name: str = "follow-ups", *,
@@ -343,35 +433,40 @@ class FakeDiscord:
         """A public thread in `guild`'s channel (started from `from_message`, whose id it
         then takes, as on Discord); the bot learns of it by THREAD_CREATE."""
         thread_id = int(from_message["id"]) if from_message else snowflake()
-        thread: Json = {
-            "id": str(thread_id), "guild_id": str(guild.id), "parent_id": str(guild.channel_id),
-            "owner_id": str(self.owner.id), "name": name, "type": 11, "last_message_id": None,
-            "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "flags": 0,
-            "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
-                                "archive_timestamp": _now(), "locked": False},
-            "newly_created": True,
-        }
+        parent = int(from_message["channel_id"]) if from_message else guild.channel_id
+        thread = self._thread_json(guild, thread_id, name, parent, self.owner.id)
         self.threads[thread_id] = thread
         await self.dispatch("THREAD_CREATE", thread)
         return thread_id
 
     async def send_message(self, author: User, content: str, *, guild: Guild | None = None,
                            attachments: Iterable[tuple[str, bytes]] = (),
-                           thread: int | None = None, reply_to: Json | None = None) -> Json:
-        """`author` posts `content` in `guild`'s channel (or its `thread`), or in their DM
-        with the bot; `reply_to` makes it a reply to that message.
+                           thread: int | None = None, reply_to: Json | None = None,
+                           ping: bool = True, channel: int | None = None,
+                           author_is_webhook: bool = False,
+                           message_id: int | None = None) -> Json:
+        """`author` posts `content` in `guild`'s channel (or its `channel` or `thread`), or
+        in their DM with the bot; `reply_to` makes it a reply to that message, which pings
+        that message's author unless `ping` is off (as Discord's reply toggle does).
 
-        Delivered to the bot as Discord would: `<@id>` tokens become mentions, and guild
-        content is blanked unless the bot has the message-content intent or is mentioned.
+        Delivered to the bot as Discord would: `<@id>` tokens and a reply's ping become
+        mentions, and guild content is blanked unless the bot has the message-content
+        intent or is mentioned.
         """
-        channel_id = (thread if thread is not None else guild.channel_id) if guild \
+        where = thread if thread is not None else channel
+        channel_id = (where if where is not None else guild.channel_id) if guild \
             else self.dm_channel(author)
         mentions = [u for u in self.users.values() if f"<@{u.id}>" in content
                     or f"<@!{u.id}>" in content]
         if f"<@{self.bot_user.id}>" in content or f"<@!{self.bot_user.id}>" in content:
             mentions.append(self.bot_user)
+        if reply_to is not None and ping:
+            replied = int(reply_to["author"]["id"])
+            pinged = self.bot_user if replied == self.bot_user.id else self.users.get(replied)
+            if pinged is not None and pinged not in mentions:
+                mentions.append(pinged)
         message: Json = {
-            "id": str(snowflake()), "channel_id": str(channel_id),
+            "id": str(message_id or snowflake()), "channel_id": str(channel_id),
             "type": 19 if reply_to else 0, "content": content,
             "author": author.to_json(), "timestamp": _now(), "edited_timestamp": None,
             "tts": False, "mention_everyone": "@everyone" in content,
@@ -379,6 +474,8 @@ class FakeDiscord:
             "attachments": [self._attachment(n, d) for n, d in attachments], "embeds": [],
             "pinned": False, "flags": 0, "components": [],
         }
+        if author_is_webhook:
+            message["webhook_id"] = str(snowflake())
         if reply_to is not None:
             message["message_reference"] = {"type": 0, "message_id": reply_to["id"],
                                             "channel_id": reply_to["channel_id"]}
@@ -400,8 +497,10 @@ class FakeDiscord:
 
     async def slash(self, name: str, *, user: User, guild: Guild | None = None,
                     subcommand: str | None = None, attachment: tuple[str, bytes] | None = None,
-                    thread: int | None = None, **options: Any) -> Interaction:
-        """`user` runs `/name [subcommand] option:value…`, built from the synced command."""
+                    thread: int | None = None, channel: int | None = None,
+                    **options: Any) -> Interaction:
+        """`user` runs `/name [subcommand] option:value…` in `guild`'s channel (or its
+        `channel` or `thread`), built from the synced command."""
         command = self.find_command(name, guild)
         opts: list[Json] = []
         resolved: Json = {}
@@ -424,7 +523,8 @@ class FakeDiscord:
             data["resolved"] = resolved
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        return await self._interact(2, data, user=user, guild=guild, thread=thread)
+        return await self._interact(2, data, user=user, guild=guild,
+                                    thread=thread if thread is not None else channel)
 
     async def autocomplete(self, name: str, option: str, value: str, *, user: User,
                            guild: Guild | None = None, timeout: float = 5.0) -> list[Json]:
@@ -441,10 +541,13 @@ class FakeDiscord:
         return result
 
     async def click(self, message: Json, custom_id: str, *, user: User,
-                    guild: Guild | None = None) -> Interaction:
-        """`user` presses the button `custom_id` on `message`."""
+                    guild: Guild | None = None, message_fields: Json | None = None
+                    ) -> Interaction:
+        """`user` presses the button `custom_id` on `message` (sent with `message_fields`
+        added to it, e.g. a malformed `"thread": None`)."""
         data = {"custom_id": custom_id, "component_type": 2}
-        return await self._interact(3, data, user=user, guild=guild, message=message,
+        return await self._interact(3, data, user=user, guild=guild,
+                                    message={**message, **(message_fields or {})},
                                     thread=self._thread_of(message, guild))
 
     async def submit_modal(self, opened_by: Interaction, values: Iterable[str], *, user: User,
@@ -482,6 +585,8 @@ class FakeDiscord:
             "entitlements": [], "authorizing_integration_owners": {},
             "channel_id": str(channel_id),
             "channel": (dict(self.threads[channel_id]) if channel_id in self.threads
+                        else dict(guild.channels[channel_id])
+                        if guild is not None and channel_id in guild.channels
                         else {"id": str(channel_id), "type": 0 if guild else 1}),
             "context": 0 if guild else 1,
         }
@@ -603,7 +708,7 @@ class FakeDiscord:
 
     def forget_history(self) -> None:
         """Drop the record of everything said so far (for long runs that watch memory)."""
-        for log in (self.requests, self.typing):
+        for log in (self.requests, self.typing, self.reactions):
             log.clear()
         for table in (self.messages, self.channel_log, self.interactions):
             table.clear()
@@ -625,12 +730,23 @@ class FakeDiscord:
         self.faults.append(fault)
         return fault
 
+    def limit_rate(self, method: str, path: str, count: int, seconds: float) -> RateLimit:
+        """Answer calls beyond `count` per `seconds` on each path matching `path` with 429s,
+        as Discord's per-route limits do (see `RateLimit`)."""
+        limit = RateLimit(method, path, count, seconds)
+        self.rate_limits.append(limit)
+        return limit
+
     def hold_command_sync(self) -> asyncio.Event:
         """Keep every accepted `PUT …/commands` waiting until the returned event is set."""
         self.command_sync_gate = asyncio.Event()
         return self.command_sync_gate
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        self.gateway_attempts += 1
+        await self._notify()
+        if self.refuse_gateway:  # the handshake fails: no upgrade to a websocket
+            return _error(503, 0, "503: Service Unavailable (injected)")
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         conn = _GatewayConnection(self, ws, request.query.get("compress") == "zlib-stream",
@@ -724,6 +840,10 @@ class FakeDiscord:
         needs_auth = not path.startswith(("/interactions/", "/webhooks/"))
         if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
+        limit = next((r for r in self.rate_limits if r.matches(call)), None)
+        if limit is not None and not limit.admit(call.path):
+            await self._notify()
+            return limit.response()
         fault = next((f for f in self.faults if f.matches(call)), None)
         if fault is not None:
             await self._notify()
@@ -781,6 +901,12 @@ class FakeDiscord:
                 return web.Response(status=204)
             case ["channels", cid, "messages"] if method == "POST":
                 return _json(self._post_message(int(cid), call.body))
+            case ["channels", cid, "messages", mid, "threads"] if method == "POST":
+                return await self._start_thread(int(cid), int(mid), call.body)
+            case ["channels", cid, "messages", mid, "reactions", emoji, "@me"] \
+                    if method == "PUT":
+                self.reactions.append((int(cid), int(mid), unquote(emoji)))
+                return web.Response(status=204)
             case ["channels", cid, "messages", mid] if method == "PATCH":
                 return self._edit(self.messages.get(int(mid)), call.body)
             case ["users", "@me", "channels"] if method == "POST":
@@ -804,6 +930,23 @@ class FakeDiscord:
                     interaction.edits.append(call.body)
                 return self._edit(target, call.body)
         return None
+
+    async def _start_thread(self, channel_id: int, message_id: int, body: Json
+                            ) -> web.Response:
+        """A thread started by the bot from a message: it takes the message's id; Discord
+        answers with the channel and sends THREAD_CREATE."""
+        message = self.messages.get(message_id)
+        guild = next((g for g in self.guilds.values() if channel_id == g.channel_id
+                      or channel_id in g.channels), None)
+        if message is None or guild is None:
+            return _error(404, 10008, "Unknown Message")
+        if message_id in self.threads:
+            return _error(400, 160004, "A thread has already been created for this message")
+        thread = self._thread_json(guild, message_id, str(body.get("name", ""))[:100],
+                                   channel_id, self.bot_user.id)
+        self.threads[message_id] = thread
+        await self.dispatch("THREAD_CREATE", thread)
+        return _json(thread)
 
     def _application(self) -> Json:
         return {"id": str(self.app_id), "name": "citebot", "description": "", "icon": None,

@@ -130,3 +130,49 @@ def test_clip_fits_and_marks_every_cut(text: str, limit: int) -> None:
     assert render.dlen(clipped) <= limit
     if clipped != render.escape(text):
         assert clipped.endswith("…")
+
+
+@given(st.lists(st.text(min_size=1, max_size=2000), min_size=1, max_size=25),
+       st.text(min_size=1, max_size=300))
+@settings(max_examples=40, deadline=None)
+def test_any_timeline_fits_every_discord_limit(texts: list[str], topic: str) -> None:
+    import datetime as dt
+
+    from index import Timeline, TimeRange
+
+    entries = tuple(Citation(f"doc-{i}", "T" * 200, "https://news.example/" + "x" * 300, 1, 1,
+                             0, len(t), t, 0.9, f"2026-11-{i % 28 + 1:02d}")
+                    for i, t in enumerate(texts))
+    story = Timeline(topic, entries, undated=3, more=7,
+                     time_range=TimeRange(dt.date(2026, 11, 1), dt.date(2026, 11, 30)))
+    embed = render.timeline_embed(story)
+    assert_within_limits(embed)
+    assert "**[1]**" in (embed.description or "")  # at least the first quote is shown
+
+
+def test_a_long_timeline_shows_what_fits_and_says_how_many_did_not() -> None:
+    entries = tuple(Citation(f"doc-{i}", "T" * 200, "https://news.example/" + "x" * 300, 1, 1,
+                             0, 1900, "word " * 380, 0.9, f"2026-11-{i + 1:02d}")
+                    for i in range(25))
+    from index import Timeline
+
+    embed = render.timeline_embed(Timeline("A story", entries))
+    assert_within_limits(embed)
+    shown = (embed.description or "").count("**[")
+    assert 1 <= shown < 25
+    assert embed.footer.text and embed.footer.text.startswith(f"{25 - shown} later quotes did")
+
+
+def test_a_time_answer_says_its_range_first() -> None:
+    import datetime as dt
+    from dataclasses import replace
+
+    from index import TimeRange
+
+    dated = replace(answer("First fact."), time_range=TimeRange(dt.date(2026, 12, 1),
+                                                                dt.date(2026, 12, 2)),
+                    undated_left_out=1)
+    embed = render.answer_embed(dated)
+    assert embed.description == ("*From articles of 1–2 Dec 2026 · 1 undated article left "
+                                 "out*\n\n> First fact. **[1]**")
+    assert_within_limits(embed)

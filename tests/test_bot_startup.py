@@ -101,7 +101,8 @@ async def test_commands_sync_to_one_guild_when_configured(start_bot: StartBot,
     await start_bot(guild_id=guild.id)
     assert None not in fake.commands
     assert {c["name"] for c in fake.commands[guild.id]} == {
-        "ask", "sources", "source", "reindex", "help", "stats", "feed"}
+        "ask", "sources", "source", "reindex", "help", "stats", "feed", "answers", "timeline",
+        "forget"}
 
 
 @pytest.mark.slow

@@ -5,8 +5,11 @@ earlier answers): a reply to one of the bot's answers; a mention or `/ask` in a 
 where the bot answered that person (or a thread started from an answer); a direct message
 within `followup_minutes` of the bot's last answer there; the "Follow up" button
 (`bot.exts.followup`). One person's follow-up never borrows another's answer, except by
-replying to it, or following it up, in a thread. Questions are answered without their
-Discord markdown (`bot.markdown`); the question shown back is the original, escaped."""
+replying to it, or following it up, in a thread. A reply that pings the bot (Discord's
+default; the bot is then in its mentions, not its text) is asked like a mention, unless it
+is chatter ("thanks!"). Questions are answered without their Discord markdown
+(`bot.markdown`); the question shown back is the original, escaped. Answer channels and
+their threads are `bot.exts.answers`'."""
 
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ from bot.exts.feedback import VoteButton
 from bot.exts.followup import FollowUpButton
 from bot.log import get_logger
 from bot.markdown import plain
+from bot.questions import reads_as_question
 from bot.store import StoredAnswer
+from index import DateNotUnderstood
 
 log = get_logger(__name__)
 
@@ -41,6 +46,8 @@ class Reply:
     view: discord.ui.View | None = None
     answer_id: int | None = None
     """The stored answer shown (None for an error message)."""
+    abstained: bool = False
+    """The articles don't say (answer channels show that quietly)."""
 
     def kwargs(self) -> dict[str, Any]:
         sent: dict[str, Any] = {"embed": self.embed, "allowed_mentions": NO_MENTIONS}
@@ -93,11 +100,11 @@ class Ask(commands.Cog):
                 f"`/ask question: Who leads the National Rally?` or {me} Who leads the "
                 "National Rally? — I answer by quoting the articles.")
 
-    def problem_with(self, question: str, user_id: int, plain_question: str | None = None
-                     ) -> str | None:
+    def problem_with(self, question: str, user_id: int, plain_question: str | None = None,
+                     *, count: bool = True) -> str | None:
         """Why `question` (already `tidy`; `plain_question` is it without markdown) from
         `user_id` is not answered now (None if it is fine). Counts towards the user's rate
-        limit only when it would be answered."""
+        limit only when it would be answered (and `count`: answer channels count first)."""
         plain_question = question if plain_question is None else plain_question
         if not any(ch.isalnum() for ch in plain_question):  # empty, blank, emoji, punctuation
             return self.usage
@@ -105,7 +112,7 @@ class Ask(commands.Cog):
         if len(question) > limit:
             return (f"That question is {len(question)} characters long; please keep it to at "
                     f"most {limit} characters.")
-        wait = self.bot.limiter.hit(user_id)
+        wait = self.bot.limiter.hit(user_id) if count else 0.0
         if wait:
             self.bot.metrics.rate_limited.inc()
             return (f"You're asking faster than I can keep up with — please wait "
@@ -125,10 +132,32 @@ class Ask(commands.Cog):
             return None
         return question, names
 
+    def over_limit(self, user_id: int) -> bool:
+        """Count a question of `user_id` towards the rate limit; True if it is over."""
+        if self.bot.limiter.hit(user_id):
+            self.bot.metrics.rate_limited.inc()
+            return True
+        return False
+
+    def strip_mention(self, text: str) -> str:
+        """`text` without the bot's own mention (`<@id>`), which is not part of a question."""
+        if self.bot.user is None:
+            return text
+        return re.sub(rf"<@!?{self.bot.user.id}>", " ", text)
+
+    def prepare(self, message: discord.Message, question: str
+                ) -> tuple[str, dict[str, str]]:
+        """`question` from `message` tidied, with the names its mentions show."""
+        question = tidy(question)
+        names = {**{f"<@{u.id}>": u.display_name for u in message.mentions},
+                 **mention_names(message.guild, question)}
+        return question, names
+
     async def reply_for(self, question: str, *, user_id: int, guild_id: int | None,
                         channel_id: int | None, source: str | None = None,
                         earlier: StoredAnswer | None = None,
-                        names: dict[str, str] | None = None) -> Reply:
+                        names: dict[str, str] | None = None,
+                        since: str | None = None, until: str | None = None) -> Reply:
         """Answer `question` (already checked with `problem_with`), read without its
         markdown and, when `earlier` is given, as a possible follow-up of that answer and
         the ones it followed; store the answer."""
@@ -139,9 +168,11 @@ class Ask(commands.Cog):
                                             CONTEXT_TURNS)
             context = tuple(a.as_answer() for a in chain)
         try:
-            answer = await self.bot.answer(plain(question, names), guild_id, source, context)
-        except NoIndex as exc:
-            return Reply(render.error_embed(str(exc)))
+            answer = await self.bot.answer(plain(question, names), guild_id, source, context,
+                                           since=since, until=until)
+        except (NoIndex, DateNotUnderstood) as exc:
+            return Reply(render.error_embed(render.escape(str(exc)) if isinstance(
+                exc, DateNotUnderstood) else str(exc)))
         answer_id = await asyncio.to_thread(
             self.bot.store.record_answer, answer, user_id=user_id, guild_id=guild_id,
             channel_id=channel_id, seconds=time.monotonic() - started,
@@ -153,7 +184,8 @@ class Ask(commands.Cog):
                                     version=index.version if index else "",
                                     show_closest=show_closest)
         quoted = bool(answer.citations) or (show_closest and answer.closest is not None)
-        return Reply(embed, answer_view(answer_id, with_context=quoted), answer_id)
+        return Reply(embed, answer_view(answer_id, with_context=quoted), answer_id,
+                     answer.abstained)
 
     async def remember(self, reply: Reply, sent: discord.Message | None) -> None:
         """Note which message showed the answer, so that replies to it are follow-ups."""
@@ -189,11 +221,20 @@ class Ask(commands.Cog):
     @app_commands.command(name="ask")
     @app_commands.describe(question="What you want to know",
                            source="Quote only this article",
-                           private="Show the answer only to you")
+                           private="Show the answer only to you",
+                           since="Only articles published on or after this day (2026-12-01, "
+                                 "3 March, Monday, yesterday)",
+                           until="Only articles published on or before this day")
     async def ask_command(self, interaction: discord.Interaction, question: str,
-                          source: str | None = None, private: bool = False) -> None:
+                          source: str | None = None, private: bool = False,
+                          since: str | None = None, until: str | None = None) -> None:
         """Ask a question; the answer quotes the indexed articles, with sources."""
         self.bot.metrics.questions.labels("slash").inc()
+        problem = self.bot.date_problem(since, until)
+        if problem:
+            await interaction.response.send_message(embed=render.error_embed(problem),
+                                                    ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         accepted = await self.accept(interaction, question)
         if accepted is None:
             return
@@ -203,7 +244,7 @@ class Ask(commands.Cog):
         reply = await self.reply_for(question, user_id=interaction.user.id,
                                      guild_id=interaction.guild_id,
                                      channel_id=interaction.channel_id, source=source,
-                                     earlier=earlier, names=names)
+                                     earlier=earlier, names=names, since=since, until=until)
         sent = await interaction.followup.send(**reply.kwargs(), ephemeral=private, wait=True)
         await self.remember(reply, sent)
 
@@ -230,17 +271,24 @@ class Ask(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or self.bot.user is None:
             return
-        mention = re.compile(rf"<@!?{self.bot.user.id}>")
+        me = self.bot.user.id
         if message.guild is None:
             context = await self.bot.get_context(message)
             if context.valid:
                 await self.bot.invoke(context)
             else:  # in a DM, anything else is a question
-                await self.answer_message(message, mention.sub(" ", message.content),
+                await self.answer_message(message, self.strip_mention(message.content),
                                           entry="dm")
-        elif mention.search(message.content):
-            await self.answer_message(message, mention.sub(" ", message.content),
+        elif self.bot.answer_channel_of(message.channel) is not None:
+            return  # answer channels and their threads: bot.exts.answers
+        elif re.search(rf"<@!?{me}>", message.content):
+            await self.answer_message(message, self.strip_mention(message.content),
                                       entry="mention")
+        elif any(u.id == me for u in message.mentions):
+            # a reply that pings the bot (Discord's default): the bot is in its mentions,
+            # not in its text; "thanks!" and other chatter are not questions
+            if reads_as_question(message.content):
+                await self.answer_message(message, message.content, entry="reply")
         else:
             await self.bot.process_commands(message)
 
@@ -249,9 +297,7 @@ class Ask(commands.Cog):
         """Reply to `message` with the answer to `question` (or why there is none);
         `entry` is how it was asked (mention, dm, prefix), for the metrics."""
         self.bot.metrics.questions.labels(entry).inc()
-        question = tidy(question)
-        names = {**{f"<@{u.id}>": u.display_name for u in message.mentions},
-                 **mention_names(message.guild, question)}
+        question, names = self.prepare(message, question)
         problem = self.problem_with(question, message.author.id, plain(question, names))
         if problem:
             await self.send_reply(message, Reply(render.error_embed(problem)))

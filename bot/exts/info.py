@@ -28,6 +28,10 @@ class Info(commands.Cog):
                 lines.append(f"`/{command.qualified_name}` — {command.description}")
         me = self.bot.user.mention if self.bot.user else "@citebot"
         lines.append(f"{me} `<question>` — ask in a channel by mentioning me")
+        lines.append("Reply to one of my answers — a follow-up question, read in its context")
+        if self.bot.answer_channels:
+            lines.append("In answer channels (`/answers here`) — every question is answered, "
+                         "no mention needed")
         lines.append("Direct messages — anything you send me is a question")
         if self.bot.settings.message_content_intent:
             lines.append(f"`{self.bot.settings.command_prefix}ask <question>` — ask with a prefix")

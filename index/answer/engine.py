@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -12,7 +13,7 @@ from typing import overload
 
 import numpy as np
 
-from index.answer import followup
+from index.answer import dates, followup, timeline
 from index.answer.rank import Ranker, Ranking
 from index.errors import IndexDamaged, IndexNotFound
 from index.ingest import segment
@@ -23,7 +24,7 @@ from index.storage.lexical import Lexicon
 from index.storage.store import FORMAT
 from index.storage.store import MANIFEST as MANIFEST_NAME
 from index.storage.vectors import StoredVectors, hnsw_ef_search
-from index.types import Answer, ArticleInfo, Citation
+from index.types import Answer, ArticleInfo, Citation, Timeline, TimeRange
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Index:
         self.ranker = ranker
         self._db: sqlite3.Connection | None = None  # read-only, for checking quotes
         self._db_lock = threading.Lock()
+        self._days: np.ndarray | None = None  # per article, its day (dates.article_days)
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
@@ -261,7 +263,9 @@ class Index:
                collections: Collection[str] | None = None,
                doc_ids: Collection[str] | None = None,
                exclude_doc_ids: Collection[str] = (),
-               context: Sequence[Answer] = ()) -> Answer:
+               context: Sequence[Answer] = (),
+               since: str | dt.date | None = None, until: str | dt.date | None = None,
+               now: dt.datetime | None = None) -> Answer:
         """The sentences that answer `question`, best first, or an abstention.
 
         `collections` and `doc_ids` limit the articles searched (None: all of them);
@@ -270,25 +274,116 @@ class Index:
         them (`index/answer/followup.py`) and its answer's `follow_up_of` names the question it
         borrowed from. Without context, or for a question read as new, the answer is the
         standalone one.
+
+        Time (`index/answer/dates.py`): `since`/`until` (dates or text: "2026-12-01",
+        "Monday"; both included) or, without them, a time expression in the question
+        ("yesterday", "in November", "latest") limit the articles to those published then,
+        or prefer the newest; "today" is `now` (default: the clock) in the `time_zone`
+        setting. The answer's `time_range` says which, and `undated_left_out` how many
+        articles without a date a filter left out. Where no article searched has a date,
+        the question's time words are read as part of the question (options still apply).
+        Raises DateNotUnderstood for a `since`/`until` that is not a date.
         """
         k = self.settings.max_citations if k is None else k
         question = question.strip()
+        when, ranked = self.time_of(question, since, until, now)
         if not question or self.sentence_count == 0:
-            return Answer(question, (), True, 0.0, None)
+            return Answer(question, (), True, 0.0, None, time_range=when)
         allowed = self.allowed_rows(collections, doc_ids, exclude_doc_ids)
-        reading = self.read(question, context)
+        undated = 0
+        if when is not None and when.phrase and not dates.any_dated(
+                self.article_days(), self.ranker.row_article, allowed):
+            when, ranked = None, question  # no article has a date: the words are the question's
+        if when is not None and not when.recency:
+            allowed, undated = dates.in_range(self.article_days(), self.ranker.row_article,
+                                              allowed, when)
+        reading = self.read(ranked, context)
         if reading.is_follow_up:
             ranking = self.rank_follow_up(reading, allowed)
         else:
-            ranking = self.rank(question, allowed)
+            ranking = self.rank(ranked, allowed)
+        if when is not None and when.recency:
+            ranking = self._prefer_recent(ranking, reading, ranked, allowed)
         if len(ranking.rows) == 0:
-            return Answer(question, (), True, 0.0, None, reading.follow_up_of)
+            return Answer(question, (), True, 0.0, None, reading.follow_up_of,
+                          time_range=when, undated_left_out=undated)
         citations = self._cite(ranking, k)
         if ranking.confidence < self.settings.abstain_threshold:
             return Answer(question, (), True, ranking.confidence, citations[0],
-                          reading.follow_up_of)
+                          reading.follow_up_of, time_range=when, undated_left_out=undated)
         return Answer(question, tuple(citations), False, ranking.confidence, None,
-                      reading.follow_up_of)
+                      reading.follow_up_of, time_range=when, undated_left_out=undated)
+
+    # --- time ---------------------------------------------------------------------------
+    def today(self, now: dt.datetime | None = None) -> dt.date:
+        """The day it is at `now` (default: the clock) in the `time_zone` setting."""
+        now = now or dt.datetime.now(dt.UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=dt.UTC)
+        return now.astimezone(self.settings.zone()).date()
+
+    def time_of(self, question: str, since: str | dt.date | None = None,
+                until: str | dt.date | None = None, now: dt.datetime | None = None
+                ) -> tuple[TimeRange | None, str]:
+        """The time range asked for (the options, else the question's own words) and the
+        question as it is ranked (without the words that named the time)."""
+        today = self.today(now)
+        explicit = dates.time_range(since, until, today)
+        when, ranked = dates.read_time(question, today)
+        if explicit is not None:
+            return explicit, ranked if when is not None and not when.recency else question
+        return when, ranked
+
+    def article_days(self) -> np.ndarray:
+        """Per article, the day it was published (an ordinal; 0 when it has no date)."""
+        if self._days is None:
+            self._days = dates.article_days([a.published for a in self.articles],
+                                            self.settings.zone())
+        return self._days
+
+    def _in_article(self, article: int, allowed: np.ndarray | None) -> np.ndarray:
+        rows = self.ranker.row_article == article
+        return rows if allowed is None else rows & allowed
+
+    def _prefer_recent(self, ranking: Ranking, reading: followup.Reading, ranked: str,
+                       allowed: np.ndarray | None) -> Ranking:
+        def alone(article: int) -> Ranking:
+            mask = self._in_article(article, allowed)
+            return self.rank_follow_up(reading, mask) if reading.is_follow_up \
+                else self.rank(ranked, mask)
+
+        return dates.prefer_recent(ranking, self.article_days(), self.ranker.row_article,
+                                   alone, self.settings.abstain_threshold)
+
+    def timeline(self, topic: str, n: int = 8, collections: Collection[str] | None = None,
+                 since: str | dt.date | None = None, until: str | dt.date | None = None,
+                 now: dt.datetime | None = None) -> Timeline:
+        """How a story developed: up to `n` dated quotes about `topic`, at most one per
+        article, oldest first (`index/answer/timeline.py`). An article is about the topic
+        when, ranked alone, its best sentence passes the abstention threshold of answers.
+        `since`/`until` (or a time expression in the topic) limit the dates shown.
+        """
+        topic = topic.strip()
+        when, ranked = self.time_of(topic, since, until, now)
+        if when is not None and when.recency:
+            when, ranked = None, topic  # a timeline is in date order already
+        if not ranked or self.sentence_count == 0 or n < 1:
+            return Timeline(topic, (), time_range=when)
+        allowed = self.allowed_rows(collections)
+        q = self.encoder.encode([ranked])[0]
+        ranking = self.ranker.rank(ranked, q, allowed)
+        days = self.article_days()
+        if when is not None:  # on topic but dated outside the range: -1, neither shown nor
+            # counted as undated
+            lo = when.since.toordinal() if when.since else 1
+            hi = when.until.toordinal() if when.until else dt.date.max.toordinal()
+            days = np.where((days == 0) | ((days >= lo) & (days <= hi)), days, -1)
+        entries, undated, more = timeline.select(
+            ranking, self.ranker.row_article, days, n,
+            lambda a: self.ranker.rank(ranked, q, self._in_article(a, allowed)),
+            self.settings.abstain_threshold, max(3 * n, 24))
+        return Timeline(topic, tuple(self.citation(e.row, e.score) for e in entries), undated,
+                        more, when)
 
     def read(self, question: str, context: Sequence[Answer] = ()) -> followup.Reading:
         """How `question` is read after the answers in `context` (`index/answer/followup.py`)."""

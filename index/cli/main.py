@@ -1,7 +1,9 @@
-"""`citebot-index` (also `python -m index`): build, ask, list sources, evaluate, chat."""
+"""`citebot-index` (also `python -m index`): build, ask, timeline, list sources, evaluate,
+chat."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -15,7 +17,7 @@ from index.cli.common import ProgressBar, plural, print_report, run_build, setti
 from index.cli.feeds import feed, update_command
 from index.errors import IndexNotFound
 from index.settings import IndexSettings, index_settings
-from index.types import SHARED, Answer, Citation, Source
+from index.types import SHARED, Answer, Citation, Source, Timeline, TimeRange
 
 if TYPE_CHECKING:
     from index.answer.engine import Index
@@ -105,9 +107,20 @@ def format_citation(n: int, c: Citation) -> str:
 
 
 def format_answer(answer: Answer) -> str:
+    notes = []
     if answer.follow_up_of is not None:
-        return f"(read as a follow-up of: {answer.follow_up_of})\n" + _format_quotes(answer)
-    return _format_quotes(answer)
+        notes.append(f"(read as a follow-up of: {answer.follow_up_of})")
+    if answer.time_range is not None:
+        notes.append(f"({time_note(answer.time_range, answer.undated_left_out)})")
+    return "\n".join([*notes, _format_quotes(answer)])
+
+
+def time_note(when: TimeRange, undated: int) -> str:
+    """"from articles of 1 Dec 2026; 2 undated articles left out"."""
+    text = "newest articles preferred" if when.recency else f"from articles {when.describe()}"
+    if undated:
+        text += f"; {plural(undated, 'undated article')} left out"
+    return text
 
 
 def _format_quotes(answer: Answer) -> str:
@@ -130,11 +143,25 @@ def _format_quotes(answer: Answer) -> str:
 @click.option("-k", "--max-citations", type=int, default=None, help="At most this many quotes.")
 @click.option("--collection", "collections", multiple=True,
               help="Search only these collections (repeatable; '' is the shared one).")
+@click.option("--since", metavar="DATE", help="Quote only articles published on or after "
+              "DATE (2026-12-01, '3 March', Monday, yesterday ...).")
+@click.option("--until", metavar="DATE", help="Quote only articles published on or before "
+              "DATE.")
+@click.option("--today", metavar="DATE", help="Read time words (yesterday, this week, "
+              "since Monday) as if today were DATE (default: today in the time_zone setting).")
 @click.pass_context
 def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
-        max_citations: int | None, collections: tuple[str, ...]) -> None:
-    """Answer QUESTION with the sentences that answer it, or say the articles don't."""
+        max_citations: int | None, collections: tuple[str, ...], since: str | None,
+        until: str | None, today: str | None) -> None:
+    """Answer QUESTION with the sentences that answer it, or say the articles don't.
+
+    A question that names a time ("What did Starmer say yesterday?", "in November",
+    "since Monday", "before 3 March") is answered from the articles published then, and
+    one that asks for the latest prefers the newest; the answer says which, and how many
+    articles without a date were left out (`--json`: time_range, undated_left_out).
+    """
     settings = settings_of(ctx)
+    now = as_of(today, settings)
     questions: list[tuple[str, str | None]] = []  # (question, conversation id)
     if batch is not None:
         for lineno, line in enumerate(batch, 1):
@@ -162,7 +189,7 @@ def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
         for i, (q, conversation) in enumerate(questions):
             context = turns.setdefault(conversation, []) if conversation is not None else []
             answer = idx.answer(q, k=max_citations, collections=collections or None,
-                                context=tuple(context))
+                                context=tuple(context), since=since, until=until, now=now)
             context.append(answer)
             if as_json:
                 click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -170,6 +197,68 @@ def ask(ctx: click.Context, question: str | None, as_json: bool, batch: Any,
                 if len(questions) > 1:
                     click.echo(("\n" if i else "") + f"Q: {q}")
                 click.echo(format_answer(answer))
+
+
+def as_of(today: str | None, settings: IndexSettings) -> dt.datetime | None:
+    """`--today DATE` as the moment (noon of that day in the time_zone setting)."""
+    if today is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(today.strip())
+    except ValueError:
+        raise click.BadParameter(f"{today!r} is not a date like 2026-12-02",
+                                 param_hint="--today") from None
+    return dt.datetime.combine(day, dt.time(12), settings.zone())
+
+
+# --- timeline -------------------------------------------------------------------------------
+
+def format_timeline(story: Timeline) -> str:
+    lines = []
+    for c in story.entries:
+        lines += [f"{c.date}  “{c.text}”", f"    — {c.title}, paragraph {c.paragraph}, "
+                  f"sentence {c.sentence}" + (f"\n      {c.url}" if c.url else "")]
+    notes = []
+    if story.time_range is not None:
+        notes.append(f"only articles {story.time_range.describe()}")
+    if story.more:
+        notes.append(f"{plural(story.more, 'more dated article')} on it not shown (-n)")
+    if story.undated:
+        notes.append(f"{plural(story.undated, 'article')} on it without a date left out")
+    if not story.entries:
+        lines.append("No dated article is about that." if story.undated else
+                     "The indexed articles don't cover that.")
+    return "\n".join(lines + ([f"({'; '.join(notes)})"] if notes else []))
+
+
+@cli.command("timeline")
+@click.argument("topic")
+@click.option("-n", "--quotes", type=click.IntRange(1, 25), default=8, show_default=True,
+              help="At most this many quotes (the articles most clearly about the topic).")
+@click.option("--json", "as_json", is_flag=True, help="The timeline as one JSON object.")
+@click.option("--collection", "collections", multiple=True,
+              help="Only these collections (repeatable; '' is the shared one).")
+@click.option("--since", metavar="DATE", help="Only articles published on or after DATE.")
+@click.option("--until", metavar="DATE", help="Only articles published on or before DATE.")
+@click.option("--today", metavar="DATE", help="Read time words as if today were DATE.")
+@click.pass_context
+def timeline_command(ctx: click.Context, topic: str, quotes: int, as_json: bool,
+                     collections: tuple[str, ...], since: str | None, until: str | None,
+                     today: str | None) -> None:
+    """How the story of TOPIC developed: dated quotes, one per article, oldest first.
+
+    Only articles about TOPIC are quoted (judged as an answer is: each article's best
+    sentence must pass the abstention threshold); articles about it without a date are
+    counted, not placed.
+    """
+    settings = settings_of(ctx)
+    now = as_of(today, settings)
+    with user_errors():
+        idx = open_index(settings, build_if_missing=True)
+        story = idx.timeline(topic, quotes, collections=collections or None, since=since,
+                             until=until, now=now)
+    click.echo(json.dumps(story.to_json(), ensure_ascii=False) if as_json
+               else format_timeline(story))
 
 
 # --- sources --------------------------------------------------------------------------------

@@ -180,3 +180,22 @@ def test_an_update_that_meets_a_running_build_indexes_at_the_next(site: FeedSite
     assert later.feeds[0].not_modified
     assert [a.title for a in later.indexed] == ["Harbour wall approved"]
     assert Index.open(settings).article_count == 1
+
+
+def test_feed_articles_carry_their_dates_into_time_questions_and_timelines(
+        site: FeedSite, run: Any) -> None:
+    later = Entry("harbour-wall-work", "Work starts on the harbour wall", [
+        "Builders began work on the Wexley harbour wall on Saturday, weeks ahead of plan.",
+    ], published="2026-11-28T10:00:00+00:00")
+    url = site.set_feed("/feed.xml", [HARBOUR, FERRY, later])
+    assert run("feed", "add", url).exit_code == 0
+    assert run("update").exit_code == 0
+    story = json.loads(run("timeline", "--json", "the Wexley harbour wall").output)
+    assert [(e["title"], e["published"][:10]) for e in story["entries"]] == [
+        ("Harbour wall approved", "2026-11-26"),
+        ("Work starts on the harbour wall", "2026-11-28")]  # not the ferry, oldest first
+    result = run("ask", "--json", "--today", "2026-11-29",
+                 "What happened to the harbour wall yesterday?")
+    answer = json.loads(result.output)
+    assert answer["time_range"]["since"] == "2026-11-28"
+    assert "Builders began work" in answer["citations"][0]["text"]
