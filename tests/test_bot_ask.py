@@ -12,7 +12,8 @@ from tests.conftest import StartBot
 from tests.discord_fake import EPHEMERAL, LOADING
 
 QUESTION = "Who leads the National Rally party?"
-LEADER = "Jordan Bardella, the leader of the far-right National Rally party"
+# the answer words in bold inside the verbatim quote
+LEADER = "**Jordan Bardella**, the leader of the far-right National Rally party"
 
 
 def text_of(message: dict[str, Any]) -> str:
