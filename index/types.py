@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: The collection every server sees: the bundled and admin-chosen shared articles.
 SHARED = ""
@@ -74,6 +75,15 @@ class Citation:
             "answer": None if self.answer is None else {
                 "text": self.answer, "start": self.answer_start, "end": self.answer_end},
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Citation:
+        """The citation `to_json` wrote (also one written before answer words were kept)."""
+        fields = {k: v for k, v in data.items() if k != "answer"}
+        answer = data.get("answer")
+        if isinstance(answer, dict):
+            fields["answer_start"], fields["answer_end"] = answer["start"], answer["end"]
+        return cls(**fields)
 
     @property
     def date(self) -> str | None:

@@ -188,42 +188,88 @@ def _names(toks: list[Token]) -> list[Candidate]:
         first = i
         j = i + 1 if not honorific else (i + 2 if toks[i + 1].text == "." else i + 1)
         last = i if not honorific else j
-        while j < n:
+        while j < n and not _possessive(toks[last]):  # "June Myles’s Hooked Rugs": two
             if cap(j):
                 last = j
             elif not (len(toks[j].text) == 1 and toks[j].text.isupper()  # initial "J."
-                      or toks[j].text == "." and len(toks[j - 1].text) == 1
+                      or toks[j].text == "." and (len(toks[j - 1].text) == 1
+                                                  or toks[j - 1].lower in _HONORIFICS)
                       or toks[j].text == "&"
                       or toks[j].lower in _CONNECTORS and toks[j].text[:1].islower()
                       and j + 1 < n and cap(j + 1)):
                 break
             j += 1
-        if toks[last].text[:1].isupper() or toks[last].text[:1].isdigit():
-            words = [t.lower for t in toks[first:last + 1]]
-            phrase = " ".join(words)
-            prev = toks[first - 1].lower if first else ""
-            prev2 = toks[first - 2].lower if first > 1 else ""
-            is_country = phrase in countries or toks[first].text in _COUNTRY_ABBREVIATIONS \
-                and first == last
-            after = toks[last + 1].lower if last + 1 < n else ""
-            place = is_country or phrase in subdivisions or prev in _PLACE_PREPS \
-                or (prev == "the" and prev2 in _PLACE_PREPS) \
-                or words[-1] in _PLACE_WORDS or after in _PLACE_AFTER
-            org = any(w in _ORG_WORDS for w in words) or (
-                len(toks[first].text) > 1 and toks[first].text.replace(".", "").isupper()
-                and first == last) or prev == "the"
-            person = honorific or prev in _HONORIFICS or prev in _PERSON_LEAD
-            if is_country:
-                out.append(Candidate(first, last, toks[first].start, _end(toks[last]),
-                                     COUNTRY_NAME, place=True,
-                                     continent=phrase in _CONTINENTS))
-            else:
-                out.append(Candidate(first, last, toks[first].start, _end(toks[last]), NAME,
-                                     person=person, org=org and not person, place=place,
-                                     multiword=first < last and words[-1] not in countries))
-                out += _countries_in(toks, first, last, countries)
+        # "Although Ms. Shelley", "Reports of Mrs. Clinton": the name starts at the title
+        titled = next((k for k in range(first + 1, last) if toks[k].lower in _HONORIFICS
+                       and toks[k].text[:1].isupper()), None)
+        runs = [(first, last, honorific)]
+        if titled is not None:
+            runs = [(titled, last, True)] + ([] if titled == first + 1 else runs)
+        for first, last, titled_run in runs:
+            out += _name(toks, first, last, titled_run, countries, subdivisions)
         i = max(j, i + 1)
+    return out + _titles(toks)
+
+
+def _possessive(t: Token) -> bool:
+    return t.lower != t.text.lower()
+
+
+def _titles(toks: list[Token]) -> list[Candidate]:
+    """Titles in quotation marks: “Every Day I Fight.” (most words capitalised, unlike
+    quoted speech)."""
+    out = []
+    opened = None
+    for k, t in enumerate(toks):
+        if t.text not in _QUOTES:
+            continue
+        if opened is None or t.text == "“":
+            opened = k
+            continue
+        inner = [i for i in range(opened + 1, k) if toks[i].text[:1].isalnum()]
+        opened = None
+        if not inner or len(inner) > 10 or not toks[inner[0]].text[:1].isupper():
+            continue
+        long_words = [toks[i].text for i in inner if len(toks[i].text) > 3] or \
+            [toks[inner[0]].text]
+        if sum(w[:1].isupper() for w in long_words) * 2 > len(long_words):
+            out.append(Candidate(inner[0], inner[-1], toks[inner[0]].start,
+                                 toks[inner[-1]].end, NAME, org=True,
+                                 multiword=len(inner) > 1))
     return out
+
+
+def _name(toks: list[Token], first: int, last: int, honorific: bool,
+          countries: frozenset[str], subdivisions: frozenset[str]) -> list[Candidate]:
+    """The candidates of one run of capitalised words: the name, and countries in it."""
+    n = len(toks)
+    out: list[Candidate] = []
+    if not (toks[last].text[:1].isupper() or toks[last].text[:1].isdigit()):
+        return out
+    the = first > 1 and toks[first - 1].text == "The"  # "The New York Times", mid-sentence
+    words = [t.lower for t in toks[first:last + 1]]
+    phrase = " ".join(words)
+    prev = toks[first - 1].lower if first else ""
+    prev2 = toks[first - 2].lower if first > 1 else ""
+    is_country = phrase in countries or toks[first].text in _COUNTRY_ABBREVIATIONS \
+        and first == last
+    after = toks[last + 1].lower if last + 1 < n else ""
+    place = is_country or phrase in subdivisions or prev in _PLACE_PREPS \
+        or (prev == "the" and prev2 in _PLACE_PREPS) \
+        or words[-1] in _PLACE_WORDS or after in _PLACE_AFTER
+    org = any(w in _ORG_WORDS for w in words) or (
+        len(toks[first].text) > 1 and toks[first].text.replace(".", "").isupper()
+        and first == last) or prev == "the"
+    person = honorific or prev in _HONORIFICS or prev in _PERSON_LEAD
+    if is_country:
+        out.append(Candidate(first, last, toks[first].start, _end(toks[last]), COUNTRY_NAME,
+                             place=True, continent=phrase in _CONTINENTS))
+        return out
+    start = first - 1 if the else first
+    out.append(Candidate(start, last, toks[start].start, _end(toks[last]), NAME,
+                         person=person, org=org and not person, place=place,
+                         multiword=first < last and words[-1] not in countries))
+    return out + _countries_in(toks, first, last, countries)
 
 
 def _end(t: Token) -> int:
@@ -307,10 +353,17 @@ def _numbers(toks: list[Token]) -> list[Candidate]:
             money, last = True, j
         if not money and first < i and toks[i - 1].lower in _CURRENCY_SIGNS:
             money = True
+        # "twice a day", "three times a week": how often
+        k = last + 1 + (last + 1 < n and toks[last + 1].lower in {"times", "time"})
+        if k + 1 < n and toks[k].lower in {"a", "an", "per", "every", "each"} \
+                and toks[k + 1].lower in _PERIODS | _TIME_UNITS:
+            last = k + 1
         words = all(not tk.text[:1].isdigit() for tk in toks[i:last + 1])
         out.append(Candidate(first, last, toks[first].start, toks[last].end, NUMBER,
                              money=money, percent=percent,
                              year=first == last and _is_year(toks[i]), word_number=words))
+        if j + 1 < n and toks[j].text == "-" and toks[j + 1].lower in _TIME_UNITS:
+            j += 1  # "a 30-minute show"
         if j < n and toks[j].lower in _TIME_UNITS:
             end = j + 1 if j + 1 < n and toks[j + 1].lower == "ago" else j
             out.append(Candidate(first, end, toks[first].start, toks[end].end,
@@ -435,6 +488,8 @@ def read_question(question: str) -> Question | None:
     kind = at.question_type(question)
     if kind == at.OTHER and _NAME_ASKED.search(question):
         kind = NAMED
+    elif kind == at.COUNTRY and re.match(r"\W*where\b", question, re.IGNORECASE):
+        kind = at.PLACE  # "Where is she from?": a town answers as well as a country
     if kind not in SPAN_KINDS and kind != NAMED or _IDENTITY.match(question):
         return None
     from index.storage.lexical import _stemmer, _stopwords
@@ -462,7 +517,7 @@ FEATURES = ("strong", "weak", "multiword", "in_question", "near", "window", "bef
             "subject", "object", "position", "initial", "length", "quoted", "bracketed",
             "comma_after", "word_number", "year", "continent", "left2", "right2", "unit",
             "appositive", "proximity", "past_appositive",
-            "in_description")
+            "in_description", "named_in_question")
 
 
 def _match(q: Question, c: Candidate) -> int:
@@ -516,10 +571,11 @@ def features(q: Question, toks: list[Token], stems: list[str],
         inside = [stems[k] for k in range(c.first, c.last + 1) if stems[k]]
         shared = sum(s in q.stems for s in inside) / max(1, len(inside))
         content = [t.lower for t in toks[c.first:c.last + 1] if t.lower[:1].isalnum()]
-        if not content or shared >= 1.0 or " ".join(content) in q.lower or (
-                c.cat == NAME and stems[c.last] in q.stems
-                and toks[c.last].lower not in _ORG_WORDS | _PLACE_WORDS):
-            continue  # adds nothing the question did not say (a name: its last word)
+        if not content or shared >= 1.0 or " ".join(content) in q.lower:
+            continue  # adds nothing the question did not say
+        # a name whose last word the question says is most likely the one it names
+        named = c.cat == NAME and stems[c.last] in q.stems \
+            and toks[c.last].lower not in _ORG_WORDS | _PLACE_WORDS
         # words in a phrase that describes another name ("X, the leader of Y,") are not near
         # this one; those of its own description are next to it
         outside = [k for k in matched if (k < c.first or k > c.last)
@@ -548,7 +604,7 @@ def features(q: Question, toks: list[Token], stems: list[str],
             float(sum(1 for k in outside if c.last < k <= c.last + 2)),
             float(bool(q.unit) and q.unit in stems[c.last + 1:c.last + 3]),
             float(_appositive(toks, stems, q, c)), proximity / max(1, len(q.stems)),
-            _past_appositive(toks, outside, c), float(c.first in owner)])
+            _past_appositive(toks, outside, c), float(c.first in owner), float(named)])
         kept.append(c)
     return kept, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 

@@ -36,7 +36,8 @@ def marked(question: str, text: str) -> str | None:
 @pytest.mark.parametrize(("question", "opening", "words"), [
     ("Who is the leader of the National Rally?", "Jordan Bardella, the leader", "Jordan Bardella"),
     ("Who leads the National Rally?", "Jordan Bardella, the leader", "Jordan Bardella"),
-    ("Which newspaper did Bardella talk to?", "Mr Bardella told The Telegraph", "Telegraph"),
+    ("Which newspaper did Bardella talk to?", "Mr Bardella told The Telegraph",
+     "The Telegraph"),
     ("How long have French police used pushback?", "It is understood that French police",
      "several years"),
     ("Who will lead Reform UK to victory?", "He also believes that Nigel Farage", "Nigel Farage"),
@@ -124,3 +125,32 @@ def test_every_marked_span_is_a_part_of_its_sentence_on_thousands_of_questions()
         assert words[0].isalnum() or words[0] in "$£€¥’'"
         assert len(words.split()) <= 12  # a few words, not the sentence
     assert marked_any >= min(20, len(pairs) // 10)
+
+
+def test_a_marked_citation_survives_its_json_and_older_json_still_reads() -> None:
+    from index.types import Citation
+
+    c = Citation("d", "T", None, 1, 2, 10, 40, "Jordan Bardella, the leader spoke.", 0.5,
+                 "2026-12-01", 10, 25)
+    assert Citation.from_json(c.to_json()) == c
+    older = {k: v for k, v in c.to_json().items() if k != "answer"}
+    assert Citation.from_json(older).answer is None
+    with pytest.raises(ValueError):
+        Citation("d", "T", None, 1, 2, 10, 40, "x" * 30, 0.5, None, 5, 12)  # outside the quote
+
+
+@pytest.mark.parametrize(("question", "text", "words"), [
+    ("How often will the ferry sail in winter?",
+     "The island ferry will sail twice a day during the winter months.", "twice a day"),
+    ("How long is each episode?", "The network was pleased with the weekly 30-minute show.",
+     "30-minute"),
+    ("What is the name of Joan Shelley's guitar player?",
+     "Although Ms. Shelley leads a band, her backup was just her guitar and Nathan Salsburg.",
+     "Nathan Salsburg"),
+    ("What was the name of his memoir?",
+     "Blue Rider Press expected to publish his book, “Every Day I Fight.”", "Every Day I Fight"),
+    ("Where is Reza Fakhari from?", "Reza Fakhari, Brooklyn, N.Y.", "Brooklyn"),
+])
+def test_frequencies_hyphenated_durations_titles_and_home_towns(question: str, text: str,
+                                                               words: str) -> None:
+    assert marked(question, text) == words
