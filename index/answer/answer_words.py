@@ -559,6 +559,8 @@ def features(q: Question, toks: list[Token], stems: list[str],
     features (one row each, columns `FEATURES`)."""
     n = max(1, len(toks))
     matched = [i for i, s in enumerate(stems) if s and _related(s, q.stems)]
+    # shares of the question's words that the sentence holds (words it lacks dilute nothing)
+    present = max(1, len({stems[i] for i in matched}))
     kept: list[Candidate] = []
     rows: list[list[float]] = []
     quote_depth = _inside(toks, _QUOTES)
@@ -592,7 +594,7 @@ def features(q: Question, toks: list[Token], stems: list[str],
         after = bool(outside) and c.first > outside[-1]
         rows.append([
             float(m == 2), float(m == 1), float(c.multiword), shared, 1.0 / (1.0 + dist),
-            window / max(1, len(q.stems)), float(before), float(after),
+            window / present, float(before), float(after),
             float(q.role == 1 and before), float(q.role == 2 and after),
             c.first / n, float((c.first == 0 or toks[c.first - 1].text in _QUOTES)
                                and c.cat == NAME and not (c.person or c.org or c.place)),
@@ -603,7 +605,7 @@ def features(q: Question, toks: list[Token], stems: list[str],
             float(sum(1 for k in outside if c.first - 2 <= k < c.first)),
             float(sum(1 for k in outside if c.last < k <= c.last + 2)),
             float(bool(q.unit) and q.unit in stems[c.last + 1:c.last + 3]),
-            float(_appositive(toks, stems, q, c)), proximity / max(1, len(q.stems)),
+            float(_appositive(toks, stems, q, c)), proximity / present,
             _past_appositive(toks, outside, c), float(c.first in owner), float(named)])
         kept.append(c)
     return kept, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
