@@ -518,7 +518,7 @@ FEATURES = ("strong", "weak", "multiword", "in_question", "near", "window", "bef
             "subject", "object", "position", "initial", "length", "quoted", "bracketed",
             "comma_after", "word_number", "year", "continent", "left2", "right2", "unit",
             "appositive", "proximity", "past_appositive",
-            "in_description", "named_in_question")
+            "in_description")
 
 
 def _match(q: Question, c: Candidate) -> int:
@@ -574,11 +574,12 @@ def features(q: Question, toks: list[Token], stems: list[str],
         inside = [stems[k] for k in range(c.first, c.last + 1) if stems[k]]
         shared = sum(s in q.stems for s in inside) / max(1, len(inside))
         content = [t.lower for t in toks[c.first:c.last + 1] if t.lower[:1].isalnum()]
-        if not content or shared >= 1.0 or " ".join(content) in q.lower:
-            continue  # adds nothing the question did not say
-        # a name whose last word the question says is most likely the one it names
-        named = c.cat == NAME and stems[c.last] in q.stems \
-            and toks[c.last].lower not in _ORG_WORDS | _PLACE_WORDS
+        # adds nothing the question did not say; a name whose last word the question says
+        # is the one it names ("Who denounced Starmer's deal?" is not answered by Starmer)
+        if not content or shared >= 1.0 or " ".join(content) in q.lower or (
+                c.cat == NAME and stems[c.last] in q.stems
+                and toks[c.last].lower not in _ORG_WORDS | _PLACE_WORDS):
+            continue
         # words in a phrase that describes another name ("X, the leader of Y,") are not near
         # this one; those of its own description are next to it
         outside = [k for k in matched if (k < c.first or k > c.last)
@@ -607,7 +608,7 @@ def features(q: Question, toks: list[Token], stems: list[str],
             float(sum(1 for k in outside if c.last < k <= c.last + 2)),
             float(bool(q.unit) and q.unit in stems[c.last + 1:c.last + 3]),
             float(_appositive(toks, stems, q, c)), proximity / present,
-            _past_appositive(toks, outside, c), float(c.first in owner), float(named)])
+            _past_appositive(toks, outside, c), float(c.first in owner)])
         kept.append(c)
     return kept, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 

@@ -82,6 +82,7 @@ def test_a_sentence_without_a_new_expression_of_the_asked_kind_marks_nothing() -
 
 def test_a_name_the_question_already_names_is_not_its_answer() -> None:
     text = sentence("Jordan Bardella, the leader")
+    assert marked("Who denounced Starmer's one-in-one-out deal?", text) != "Sir Keir Starmer"
     assert marked("Whose one-in-one-out deal did Jordan Bardella denounce?", text) \
         == "Sir Keir Starmer"
 
