@@ -77,6 +77,11 @@ _PERIODS = _set("week weekend month year decade century summer winter spring aut
                 "season quarter morning afternoon evening night")
 _TIME_UNITS = _set("second seconds minute minutes hour hours day days week weeks month months "
                    "year years decade decades century centuries")
+_RELATIVE_AFTER = _set("ago later earlier before afterwards")
+_MEASURES = _set("mile miles mph km kilometer kilometers kilometre kilometres meter meters "
+                 "metre metres m ft foot feet inch inches yard yards acre acres hectare "
+                 "hectares ton tons tonne tonnes kg kilogram kilograms gallon gallons liter "
+                 "liters litre litres degree degrees square")
 _ERAS = _set("ad bc a.d. b.c. ce bce")
 _CLOCK = _set("a.m. p.m. am pm noon midnight")
 _NUMBER_WORDS = _set("one two three four five six seven eight nine ten eleven twelve "
@@ -352,6 +357,15 @@ def _numbers(toks: list[Token]) -> list[Candidate]:
             percent, last = True, j + 1
         elif j < n and toks[j].lower in _CURRENCY_WORDS:
             money, last = True, j
+        elif j < n and (toks[j].lower in _MEASURES or toks[j].text == "-" and j + 1 < n
+                        and toks[j + 1].lower in _MEASURES):
+            # "120 miles per hour", "a 3.14-mile run", "4,421 m"
+            last = j if toks[j].text != "-" else j + 1
+            while last + 1 < n and toks[last + 1].lower in _MEASURES:  # "square feet"
+                last += 1
+            if last + 2 < n and toks[last + 1].lower == "per" \
+                    and toks[last + 2].lower in _TIME_UNITS | _MEASURES:
+                last += 2
         if not money and first < i and toks[i - 1].lower in _CURRENCY_SIGNS:
             money = True
         # "twice a day", "three times a week": how often
@@ -370,12 +384,18 @@ def _numbers(toks: list[Token]) -> list[Candidate]:
             out.append(Candidate(first, end, toks[first].start, toks[end].end,
                                  DATE if toks[end].lower == "ago" else DURATION))
         i = max(j, i + 1)
-    for i, t in enumerate(toks):  # "several years", "a decade", "decades"
+    for i, t in enumerate(toks):  # "several years", "more than a decade ago", "decades"
         if t.lower in _TIME_UNITS and (i == 0 or not _is_number(toks[i - 1])):
-            lead = i - 1 if i and toks[i - 1].lower in {"a", "an", "several", "few", "many"} \
-                else i
-            if lead < i or t.lower.endswith("s") and t.lower not in {"days", "hours"}:
-                out.append(Candidate(lead, i, toks[lead].start, t.end, DURATION))
+            lead = i
+            while lead and toks[lead - 1].lower in {"a", "an", "several", "few", "many"}:
+                lead -= 1
+            if lead == i and not (t.lower.endswith("s") and t.lower not in {"days", "hours"}):
+                continue
+            while lead and toks[lead - 1].lower in _NUMBER_LEAD - {"at", "some"}:
+                lead -= 1
+            end = i + 1 if i + 1 < len(toks) and toks[i + 1].lower in _RELATIVE_AFTER else i
+            out.append(Candidate(lead, end, toks[lead].start, toks[end].end,
+                                 DATE if end > i else DURATION))
     return out
 
 
@@ -393,6 +413,8 @@ def _date_token(toks: list[Token], i: int) -> bool:
     if t.lower in _HOLIDAYS and t.text[:1].isupper() or t.lower in {"eve", "day"} and (
             prev is not None and prev.lower in _HOLIDAYS):
         return True
+    if prev is not None and prev.text == "." and i > 1:  # "Sept. 7"
+        prev = toks[i - 2]
     if _day_number(t) and ((nxt is not None and nxt.lower.rstrip(".") in _MONTHS)
                            or (prev is not None and prev.lower.rstrip(".") in _MONTHS)):
         return True

@@ -155,3 +155,16 @@ def test_a_marked_citation_survives_its_json_and_older_json_still_reads() -> Non
 def test_frequencies_hyphenated_durations_titles_and_home_towns(question: str, text: str,
                                                                words: str) -> None:
     assert marked(question, text) == words
+
+
+@pytest.mark.parametrize(("question", "text", "words"), [
+    ("How fast was the train going?",
+     "The train roared through a curve at 120 miles per hour and derailed.",
+     "120 miles per hour"),
+    ("For how long did G.M. not disclose the defect?",
+     "It failed to report the defect for more than a decade.", "more than a decade"),
+    ("When does the show end?", "The show runs through Sept. 7 at the museum.", "Sept. 7"),
+])
+def test_units_modifiers_and_abbreviated_months_belong_to_the_answer(question: str, text: str,
+                                                                     words: str) -> None:
+    assert marked(question, text) == words
