@@ -373,10 +373,23 @@ class Ranker:
                  allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per row: share of the question's word pairs (consecutive content words, stemmed)
         found in the sentence, and in the sentence with its neighbours."""
-        tokens = lexical.tokenize(question)
-        wanted = {f"|{a} {b}|" for a, b in zip(tokens, tokens[1:], strict=False)}
         sent = np.zeros(len(rows), dtype=np.float32)
         ctx = np.zeros(len(rows), dtype=np.float32)
+        words = self.lexicon.words
+        if words is not None:  # the words kept at build: no text read, no tokenizing
+            codes, count = self.lexicon.pair_ids(question)
+            if count == 0 or len(rows) == 0:
+                return sent, ctx
+            near = [np.where(self.has_prev[rows], rows - 1, -1),
+                    np.where(self.has_next[rows], rows + 1, -1)]
+            if allowed is not None:
+                near = [np.where(allowed[np.maximum(r, 0)], r, -1) for r in near]
+            size = len(self.lexicon.vocab)
+            sent = words.pairs_found([rows], codes, size)
+            ctx = words.pairs_found([rows, *near], codes, size)
+            return sent / count, ctx / count
+        tokens = lexical.tokenize(question)
+        wanted = {f"|{a} {b}|" for a, b in zip(tokens, tokens[1:], strict=False)}
         if not wanted:
             return sent, ctx
 
