@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
-import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,22 +13,15 @@ import numpy as np
 
 from index.answer import dates, followup, timeline
 from index.answer.rank import Ranker, Ranking
-from index.errors import IndexDamaged, IndexNotFound
+from index.errors import IndexDamaged
 from index.ingest import segment
 from index.models.embed import Encoder, load_encoder
 from index.settings import IndexSettings
-from index.storage import store, versions
-from index.storage.lexical import Lexicon
-from index.storage.store import FORMAT
-from index.storage.store import MANIFEST as MANIFEST_NAME
-from index.storage.vectors import StoredVectors, hnsw_ef_search
+from index.storage import files, store
+from index.storage.backend import Version
 from index.types import Answer, ArticleInfo, Citation, Timeline, TimeRange
 
 log = logging.getLogger(__name__)
-
-
-#: files of a version that only the next build reads (exact vectors, to reuse)
-BUILD_ONLY = frozenset({"sentences.npy", "passages.npy"})
 
 
 class CitationMismatch(AssertionError):
@@ -90,17 +81,18 @@ class Index:
     opening again (the old object keeps serving its own version until dropped).
     """
 
-    def __init__(self, settings: IndexSettings, version_dir: Path, encoder: Encoder,
-                 articles: list[store.ArticleRow], rows: SentenceTable, ranker: Ranker) -> None:
+    def __init__(self, settings: IndexSettings, stored: Version, encoder: Encoder) -> None:
         self.settings = settings
-        self.version_dir = version_dir
-        self.version = version_dir.name
+        self.stored = stored  # the storage backend's opened version (storage/backend.py)
+        self.version = stored.name
+        self.version_dir: Path | None = getattr(stored, "version_dir", None)
         self.encoder = encoder
-        self.articles = articles
-        self.rows = rows
-        self.ranker = ranker
-        self._db: sqlite3.Connection | None = None  # read-only, for checking quotes
-        self._db_lock = threading.Lock()
+        self.articles = stored.articles
+        self.rows = SentenceTable(stored.spans, self.articles)
+        row_article = self.rows.article
+        first = np.array([a.first_row for a in self.articles], dtype=np.int64)
+        counts = np.array([a.n_sentences for a in self.articles], dtype=np.int64)
+        self.ranker = Ranker(stored, row_article, first, counts, text_of=self.rows.text)
         self._days: np.ndarray | None = None  # per article, its day (dates.article_days)
 
     # --- opening ------------------------------------------------------------------------
@@ -111,99 +103,19 @@ class Index:
         Raises IndexNotFound when nothing was built yet, IndexDamaged when no version is
         usable (the message names the file and says what to run).
         """
-        try:
-            current = versions.current_version(settings.data_dir)
-            return cls._open_version(settings, current)
-        except IndexNotFound:
-            raise
-        except IndexDamaged as damage:
-            for older in reversed(versions.complete_versions(settings.data_dir)):
-                try:
-                    index = cls._open_version(settings, older)
-                except IndexDamaged:
-                    continue
-                log.warning("%s; serving the last good version %s instead", damage, older.name)
-                return index
-            raise
+        encoder: list[Encoder] = []
 
-    @classmethod
-    def _open_version(cls, settings: IndexSettings, version_dir: Path) -> Index:
-        import faiss
+        def check_model(version: Version) -> None:
+            if not encoder:
+                encoder.append(load_encoder(settings))
+            if version.manifest.get("model") != encoder[0].label:
+                raise IndexDamaged(
+                    f"{getattr(version, 'version_dir', version.name)} was built with the model "
+                    f"{version.manifest.get('model')!r}, but the settings ask for "
+                    f"{encoder[0].label!r}; run `citebot-index build`")
 
-        manifest = store.read_manifest(version_dir)
-        built_format = manifest.get("format")
-        if isinstance(built_format, int) and built_format > FORMAT:
-            raise IndexDamaged(
-                f"{version_dir} was built by a newer citebot (index format {built_format}; "
-                f"this one reads format {FORMAT}); upgrade citebot, or run "
-                "`citebot-index build` to rebuild the index with this one")
-        if built_format != FORMAT:
-            raise IndexDamaged(f"{version_dir} was built by an older citebot (index format "
-                               f"{built_format}; this one reads {FORMAT}); run "
-                               "`citebot-index build` to rebuild it (articles are read again)")
-        # the .npy vectors are for the next build to reuse, not for answering
-        listed = manifest.get("files")
-        store.verify(version_dir, manifest, [name for name in listed if name not in BUILD_ONLY]
-                     if isinstance(listed, dict) else None)
-        db = store.open_readonly(version_dir / "meta.sqlite")
-        try:
-            articles = store.load_articles(db)
-        except Exception as exc:  # sqlite3.DatabaseError and friends on a damaged file
-            raise IndexDamaged(f"{version_dir / 'meta.sqlite'} is damaged ({exc}); "
-                               "run `citebot-index build`") from None
-        finally:
-            db.close()
-        try:
-            spans = np.load(version_dir / "rows.npy", mmap_mode="r")
-        except (OSError, ValueError, EOFError) as exc:
-            raise IndexDamaged(f"{version_dir / 'rows.npy'} is damaged or missing ({exc}); "
-                               "run `citebot-index build`") from None
-        if spans.ndim != 2 or spans.shape[1] != 5 or spans.shape[0] != int(
-                str(manifest.get("sentences", -1))):
-            raise IndexDamaged(f"{version_dir / 'rows.npy'} does not match "
-                               f"{version_dir / MANIFEST_NAME}; run `citebot-index build`")
-        rows = SentenceTable(np.array(spans), articles)  # 20 bytes a row, read once
-
-        faiss_mapped = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
-                        if hasattr(faiss, "IO_FLAG_MMAP_IFC") else 0)
-
-        def load_faiss(name: str) -> object:
-            path = version_dir / name
-            try:
-                # the vectors mapped, not read, where this faiss can (IndexFlatCodes storage,
-                # under Flat and HNSW): processes serving one version share their pages
-                index = faiss.read_index(str(path), faiss_mapped)
-            except RuntimeError as exc:
-                raise IndexDamaged(f"{path} is damaged or missing ({str(exc).splitlines()[0]}); "
-                                   "run `citebot-index build`") from None
-            if index.ntotal != len(rows):
-                raise IndexDamaged(f"{path} does not match {version_dir / 'meta.sqlite'}; "
-                                   "run `citebot-index build`")
-            inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
-            if hasattr(inner, "hnsw"):
-                inner.hnsw.efSearch = hnsw_ef_search(settings.hnsw_ef_search, index.ntotal)
-            return index
-
-        faiss_sentences = load_faiss("sentences.faiss")
-        faiss_passages = load_faiss("passages.faiss")
-        sentences = StoredVectors(faiss_sentences)
-        passages = StoredVectors(faiss_passages)
-        try:
-            lexicon = Lexicon.load(version_dir / "lexicon")
-        except (OSError, ValueError, KeyError) as exc:
-            raise IndexDamaged(f"{version_dir / 'lexicon'} is damaged or missing ({exc}); "
-                               "run `citebot-index build`") from None
-        encoder = load_encoder(settings)
-        if manifest.get("model") != encoder.label:
-            raise IndexDamaged(
-                f"{version_dir} was built with the model {manifest.get('model')!r}, but the "
-                f"settings ask for {encoder.label!r}; run `citebot-index build`")
-        row_article = rows.article
-        first = np.array([a.first_row for a in articles], dtype=np.int64)
-        counts = np.array([a.n_sentences for a in articles], dtype=np.int64)
-        ranker = Ranker(sentences, passages, faiss_sentences, faiss_passages, lexicon,
-                        row_article, first, counts, text_of=rows.text)
-        return cls(settings, version_dir, encoder, articles, rows, ranker)
+        stored = files.open_current(settings, check_model)
+        return cls(settings, stored, encoder[0])
 
     # --- facts --------------------------------------------------------------------------
     @property
@@ -382,8 +294,9 @@ class Index:
             ranking, self.ranker.row_article, days, n,
             lambda a: self.ranker.rank(ranked, q, self._in_article(a, allowed)),
             self.settings.abstain_threshold, max(3 * n, 24))
-        return Timeline(topic, tuple(self.citation(e.row, e.score) for e in entries), undated,
-                        more, when)
+        return Timeline(topic, tuple(self.citations([e.row for e in entries],
+                                                    [e.score for e in entries])),
+                        undated, more, when)
 
     def read(self, question: str, context: Sequence[Answer] = ()) -> followup.Reading:
         """How `question` is read after the answers in `context` (`index/answer/followup.py`)."""
@@ -426,23 +339,28 @@ class Index:
                 break
             if float(ranking.scores[i]) >= top - CITE_MARGIN:
                 chosen.append(i)
-        return [self.citation(int(ranking.rows[i]), float(ranking.scores[i])) for i in chosen]
+        return self.citations([int(ranking.rows[i]) for i in chosen],
+                              [float(ranking.scores[i]) for i in chosen])
 
     def citation(self, row: int, score: float) -> Citation:
-        """The citation for a sentence row, verified: the sentence text stored when the
-        version was built must be the article's text at the row's span."""
-        r = self.rows[row]
-        a = self.articles[r.article]
-        with self._db_lock:
-            if self._db is None:
-                self._db = store.open_readonly(self.version_dir / "meta.sqlite")
-            stored = store.sentence_text(self._db, row)
-        if stored != r.text or not r.text.strip():
-            raise CitationMismatch(
-                f"row {row} of {self.version}: stored sentence {stored!r} does not match "
-                f"the article text at [{r.start}, {r.end}): {r.text!r}")
-        return Citation(a.doc_id, a.title, a.url, r.paragraph, r.sentence, r.start, r.end,
-                        r.text, score, a.published)
+        """The citation for a sentence row, verified (see `citations`)."""
+        return self.citations([row], [score])[0]
+
+    def citations(self, rows: Sequence[int], scores: Sequence[float]) -> list[Citation]:
+        """The citations for sentence rows, verified: the sentence text stored when the
+        version was built must be the article's text at each row's span."""
+        stored = self.stored.stored_texts(rows)
+        found = []
+        for row, score, text in zip(rows, scores, stored, strict=True):
+            r = self.rows[row]
+            a = self.articles[r.article]
+            if text != r.text or not r.text.strip():
+                raise CitationMismatch(
+                    f"row {row} of {self.version}: stored sentence {text!r} does not match "
+                    f"the article text at [{r.start}, {r.end}): {r.text!r}")
+            found.append(Citation(a.doc_id, a.title, a.url, r.paragraph, r.sentence, r.start,
+                                  r.end, r.text, score, a.published))
+        return found
 
 
 #: runners-up within this fused-score distance of the best sentence are cited too
