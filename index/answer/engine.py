@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +16,7 @@ import numpy as np
 
 from index.answer import dates, followup, timeline
 from index.answer.rank import Ranker, Ranking
-from index.errors import IndexDamaged
+from index.errors import IndexDamaged, IndexUnreachable
 from index.ingest import segment
 from index.models.embed import Encoder, load_encoder
 from index.settings import IndexSettings
@@ -94,6 +97,7 @@ class Index:
         counts = np.array([a.n_sentences for a in self.articles], dtype=np.int64)
         self.ranker = Ranker(stored, row_article, first, counts, text_of=self.rows.text)
         self._days: np.ndarray | None = None  # per article, its day (dates.article_days)
+        self._follower: _Follower | None = None
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
@@ -114,8 +118,24 @@ class Index:
                     f"{version.manifest.get('model')!r}, but the settings ask for "
                     f"{encoder[0].label!r}; run `citebot-index build`")
 
-        stored = files.open_current(settings, check_model)
-        return cls(settings, stored, encoder[0])
+        if settings.storage_backend == "milvus":
+            from index.storage import milvus
+
+            client = milvus.connect(settings)
+            version = milvus.open_current(settings, client)
+            check_model(version)
+            index = cls(settings, version, encoder[0])
+            index._follower = _Follower(settings, client, index)
+            return index
+        return cls(settings, files.open_current(settings, check_model), encoder[0])
+
+    def newer(self) -> Index | None:
+        """The newer version another process switched to, already opened (None: none seen).
+        With the Milvus backend a thread asks every `milvus_poll_seconds`, and `answer` and
+        `timeline` use the newest version by themselves; with the files backend the holder
+        follows the `CURRENT` pointer (`current_version_name`) and opens it."""
+        latest = self._follower.latest if self._follower is not None else self
+        return None if latest is self else latest
 
     # --- facts --------------------------------------------------------------------------
     @property
@@ -196,6 +216,10 @@ class Index:
         the question's time words are read as part of the question (options still apply).
         Raises DateNotUnderstood for a `since`/`until` that is not a date.
         """
+        latest = self.newer()
+        if latest is not None:
+            return latest.answer(question, k, collections, doc_ids, exclude_doc_ids, context,
+                                 since, until, now)
         k = self.settings.max_citations if k is None else k
         question = question.strip()
         when, ranked = self.time_of(question, since, until, now)
@@ -275,6 +299,9 @@ class Index:
         when, ranked alone, its best sentence passes the abstention threshold of answers.
         `since`/`until` (or a time expression in the topic) limit the dates shown.
         """
+        latest = self.newer()
+        if latest is not None:
+            return latest.timeline(topic, n, collections, since, until, now)
         topic = topic.strip()
         when, ranked = self.time_of(topic, since, until, now)
         if when is not None and when.recency:
@@ -365,3 +392,64 @@ class Index:
 
 #: runners-up within this fused-score distance of the best sentence are cited too
 CITE_MARGIN = 0.3
+
+
+class _Follower:
+    """Follows the version Milvus serves for the answerers opened from one `Index.open`: a
+    thread asks which version the alias names every `milvus_poll_seconds` (one small call)
+    and opens a new one before answering from it, so no question waits for the opening."""
+
+    def __init__(self, settings: IndexSettings, client: object, first: Index) -> None:
+        self.settings = settings
+        self.client = client
+        self.latest = first
+        self.seen = first.version
+        self.unreachable = False
+        threading.Thread(target=_follow, args=(weakref.ref(self),), daemon=True,
+                         name="citebot-follow-version").start()
+
+    def check(self) -> None:
+        from index.storage import milvus
+
+        try:
+            name = milvus.current_name(self.client, self.settings)
+        except IndexUnreachable:
+            if not self.unreachable:
+                log.warning("Milvus %s is unreachable; still answering from version %s once "
+                            "it is back", self.settings.milvus_uri, self.latest.version)
+            self.unreachable = True
+            return
+        if self.unreachable:
+            log.info("Milvus %s answers again", self.settings.milvus_uri)
+            self.unreachable = False
+        if name is None or name == self.seen:
+            return
+        try:
+            version = milvus.MilvusVersion(self.settings, self.client, name)
+            encoder = self.latest.encoder
+            if version.manifest.get("model") != encoder.label:
+                raise IndexDamaged(f"version {name} was built with the model "
+                                   f"{version.manifest.get('model')!r}, not {encoder.label!r}")
+        except IndexUnreachable:
+            return  # tried again at the next poll
+        except IndexDamaged as exc:
+            log.error("could not open index version %s: %s; still answering from %s", name,
+                      exc, self.latest.version)
+            self.seen = name
+            return
+        fresh = Index(self.settings, version, encoder)
+        fresh._follower = self
+        self.latest, self.seen = fresh, name
+        log.info("the index was switched to version %s by another process; answering from it",
+                 name)
+
+
+def _follow(follower: weakref.ref[_Follower]) -> None:
+    while (alive := follower()) is not None:
+        pause = max(0.05, alive.settings.milvus_poll_seconds)
+        try:
+            alive.check()
+        except Exception:  # a bug: logged, and the thread goes on following
+            log.exception("following the index version failed")
+        del alive
+        time.sleep(pause)
