@@ -255,6 +255,15 @@ class Lexicon:
         words = SentenceWords.load(folder, postings["sentence"].size)
         return cls(vocab, idf, postings, stopwords, words)
 
+    def pairs_found(self, question: str, groups: Sequence[np.ndarray]
+                    ) -> tuple[np.ndarray, int] | None:
+        """`SentenceWords.pairs_found` for the question's pairs, with how many pairs it has;
+        None when the index keeps no sentence words (built before they were kept)."""
+        if self.words is None:
+            return None
+        codes, count = self.pair_ids(question)
+        return self.words.pairs_found(groups, codes, len(self.vocab)), count
+
     def pair_ids(self, question: str) -> tuple[np.ndarray, int]:
         """The question's word pairs (consecutive content words, stemmed, as in
         `tokenize`) as sorted codes of vocabulary ids, and how many distinct pairs it has
