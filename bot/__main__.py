@@ -73,7 +73,11 @@ async def _run(settings: BotSettings, core: IndexSettings, token: str,
 
     from bot import create_bot
 
-    bot = create_bot(settings, core, index=index)
+    try:
+        bot = create_bot(settings, core, index=index)
+    except (IndexError_, SettingsError) as exc:  # the state database is unreachable...
+        log.error("cannot start: %s", exc)
+        return 1
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

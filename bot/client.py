@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot import render
 from bot.log import get_logger
 from bot.metrics import Metrics
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import RateLimiter, SharedRateLimiter
 from bot.settings import BotSettings
 from bot.startup import retrying
 from bot.store import AnswerChannel, AnswerStore
@@ -35,6 +35,7 @@ from index import (
     IndexNotFound,
     IndexSettings,
     Timeline,
+    state_database,
 )
 
 if TYPE_CHECKING:
@@ -97,10 +98,15 @@ class CiteBot(commands.AutoShardedBot):
         # One thread runs every index call, so the event loop (and the gateway heartbeat)
         # never waits on embedding or search, and questions are answered in arrival order.
         self.index_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-index")
-        self.limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds)
         db = (Path(settings.feedback_db).expanduser() if settings.feedback_db
               else index_settings.data_dir / "bot.sqlite3")
-        self.store = AnswerStore(db)
+        # the SQLite file, or with `state_dsn` the PostgreSQL database every process shares
+        self.store = AnswerStore(db if not index_settings.state_dsn
+                                 else state_database(index_settings, db))
+        self.limiter = (RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds)
+                        if self.store.database.dialect == "sqlite" else
+                        SharedRateLimiter(settings.rate_limit_count,
+                                          settings.rate_limit_seconds, self.store.database))
         self.reindexing = False
         self.metrics = Metrics(lambda: self.latency)
         if index is not None:

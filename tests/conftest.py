@@ -118,6 +118,37 @@ def own_index_settings(bot_index_settings: IndexSettings, tmp_path: Path) -> Ind
                    sources=(*bot_index_settings.sources, extra))
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostgreSQL server on 127.0.0.1 for the session (tests/pg_server.py); the tests
+    that need it skip with one line where PostgreSQL is not installed (CI installs it)."""
+    from tests import pg_server as pg
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: the PostgreSQL tests are skipped")
+    server = pg.start()
+    if isinstance(server, str):
+        if os.environ.get("CI"):
+            pytest.fail(server)
+        pytest.skip(server)
+    yield server
+    from index.database import close_pools
+
+    close_pools()
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server: Any) -> Iterator[str]:
+    """The DSN of a fresh, empty database on the session's PostgreSQL server."""
+    yield pg_server.new_database()
+    from index.database import close_pools
+
+    close_pools()
+
+
 @pytest.fixture
 def site() -> Iterator[FeedSite]:
     """A news site on 127.0.0.1 serving a feed and its article pages (tests/feed_site.py)."""

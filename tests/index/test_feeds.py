@@ -172,7 +172,7 @@ def test_an_update_that_meets_a_running_build_indexes_at_the_next(site: FeedSite
     url = site.set_feed("/feed.xml", [HARBOUR])
     settings = IndexSettings(data_dir=tmp_path / "data", sources=(), feeds=(url,),
                              fetch_allow_private=True)
-    with build_lock(settings.data_dir):  # another build is running
+    with build_lock(settings):  # another build is running
         held = update(settings)
     assert held.feeds[0].new == 1 and held.build is None and held.indexed == ()
     assert "a build is running" in (held.build_error or "")
