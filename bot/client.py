@@ -22,7 +22,7 @@ from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter, SharedRateLimiter
 from bot.settings import BotSettings
 from bot.startup import retrying
-from bot.store import AnswerChannel, AnswerStore
+from bot.store import AnswerChannel, open_store
 from index import (
     SHARED,
     Answer,
@@ -35,7 +35,6 @@ from index import (
     IndexNotFound,
     IndexSettings,
     Timeline,
-    state_database,
 )
 
 if TYPE_CHECKING:
@@ -101,8 +100,7 @@ class CiteBot(commands.AutoShardedBot):
         db = (Path(settings.feedback_db).expanduser() if settings.feedback_db
               else index_settings.data_dir / "bot.sqlite3")
         # the SQLite file, or with `state_dsn` the PostgreSQL database every process shares
-        self.store = AnswerStore(db if not index_settings.state_dsn
-                                 else state_database(index_settings, db))
+        self.store = open_store(index_settings, db)
         self.limiter = (RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds)
                         if self.store.database.dialect == "sqlite" else
                         SharedRateLimiter(settings.rate_limit_count,

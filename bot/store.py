@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index import Answer, Citation, Database, Migration, SQLiteDatabase, Tx
+from index import (
+    Answer,
+    Citation,
+    Database,
+    IndexSettings,
+    Migration,
+    SQLiteDatabase,
+    Tx,
+    state_database,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -142,6 +151,11 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA secure_delete=ON")
 
 def sqlite_store(path: Path) -> SQLiteDatabase:
     return SQLiteDatabase(path, SQLITE_PRAGMAS, timeout=10)
+
+
+def open_store(settings: IndexSettings, path: Path) -> AnswerStore:
+    """The store in the SQLite file `path`, or in PostgreSQL with `settings.state_dsn`."""
+    return AnswerStore(state_database(settings, path, SQLITE_PRAGMAS, timeout=10))
 
 
 @dataclass(frozen=True)

@@ -289,7 +289,7 @@ class PostgresDatabase(Database):
                 raise SettingsError(f"state_password_file {str(path)!r}: {exc.strerror}"
                                     ) from None
             self._kwargs["password"] = password
-        self._key = (dsn, password_file)
+        self._key = (dsn, str(self._kwargs.get("password", "")))  # a new password: new pool
 
     def describe(self) -> str:
         return self._where
@@ -315,7 +315,7 @@ class PostgresDatabase(Database):
                 from psycopg_pool import ConnectionPool
 
                 pool = ConnectionPool(self.dsn, kwargs=self._kwargs, min_size=1, max_size=8,
-                                      timeout=CONNECT_TIMEOUT + 5, open=True,
+                                      timeout=CONNECT_TIMEOUT, open=True,
                                       check=ConnectionPool.check_connection,
                                       name="citebot-state")
                 _pools[self._key] = pool
@@ -329,7 +329,12 @@ class PostgresDatabase(Database):
         try:
             with self._pool().connection() as conn:
                 yield _PgTx(conn)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except PoolTimeout:  # (an OperationalError too)
+            # the pool only says it waited: a connection of our own says why
+            self.connect().close()
+            raise StateUnavailable(f"the state database {self._where} cannot be used: no "
+                                   f"connection was free within {CONNECT_TIMEOUT} s") from None
+        except psycopg.OperationalError as exc:
             raise self._unreachable(exc) from None
 
     def migrate(self, component: str, migrations: Sequence[Migration]) -> None:

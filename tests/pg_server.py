@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 USER = "citebot"
+#: the role that logs in with a password (the others are trusted on 127.0.0.1)
+PASSWORD_ROLE = "guarded"
 
 
 def binaries() -> Path | None:
@@ -90,6 +92,11 @@ def start() -> PgServer | str:
     if init.returncode:
         shutil.rmtree(root, ignore_errors=True)
         return f"PostgreSQL tests skipped: initdb failed: {init.stderr.strip()[-300:]}"
+    # trusted on loopback, but for one role that must give its password (`PASSWORD_ROLE`)
+    (data / "pg_hba.conf").write_text(
+        "local all all trust\n"
+        f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+        "host all all 127.0.0.1/32 trust\n")
     port = _free_port()
     options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
