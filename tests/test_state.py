@@ -381,3 +381,57 @@ def test_without_state_dsn_the_locks_stay_files_in_the_data_dir(tmp_path: Path) 
             from index import build
 
             build(settings)
+
+
+# -- two bot processes, one memory ------------------------------------------------------------
+
+@pytest.mark.slow
+async def test_two_bot_processes_share_the_rate_limit_and_one_forget_clears_both(
+        fake: Any, own_index_settings: IndexSettings, pg_dsn: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Two `python -m bot` processes with data dirs of their own (as on two machines), one
+    shard each, the same `state_dsn`."""
+    import shutil
+
+    from index import PostgresDatabase
+    from tests.bot_process import bot_process
+    from tests.test_bot_ask import LEADER, QUESTION, text_of
+
+    fake.shard_count = 2
+    guilds = [fake.add_guild(f"Shard {n}", shard=n) for n in (0, 1)]
+    reader = fake.add_user("reader")
+    machines = [own_index_settings.data_dir, tmp_path / "machine-b"]
+    shutil.copytree(machines[0], machines[1], symlinks=True)
+    env = {"CITEBOT_SOURCES": os.pathsep.join(map(str, own_index_settings.sources)),
+           "CITEBOT_SHARD_COUNT": "2", "CITEBOT_STATE_DSN": pg_dsn,
+           "CITEBOT_RATE_LIMIT_COUNT": "2", "CITEBOT_RATE_LIMIT_SECONDS": "600"}
+
+    async def ask(guild: Any) -> dict[str, Any]:
+        ix = await fake.slash("ask", user=reader, guild=guild, question=QUESTION)
+        return await fake.reply_to(ix, timeout=60)
+
+    async with bot_process(fake, tmp_path, machines[0], lambda: 0 in fake.sessions,
+                           CITEBOT_SHARD_IDS="0", **env) as first, \
+            bot_process(fake, tmp_path, machines[1], lambda: 1 in fake.sessions,
+                        CITEBOT_SHARD_IDS="1", **env) as second:
+        assert first.process.returncode is None and second.process.returncode is None
+        assert LEADER in text_of(await ask(guilds[0]))  # machine A
+        shown = await ask(guilds[1])  # machine B
+        assert LEADER in text_of(shown)
+        up = next(c["custom_id"] for row in shown["components"] for c in row["components"]
+                  if c["custom_id"].endswith(":up"))
+        click = await fake.click(shown, up, user=reader, guild=guilds[1])
+        assert "recorded" in text_of(await fake.reply_to(click, timeout=30))
+        assert "please wait" in text_of(await ask(guilds[0]))  # 2 asked, on either machine
+
+        database = PostgresDatabase(pg_dsn)
+        assert set(rows_with(database, reader.id)) == {"answers", "feedback", "rate_limits"}
+        forget = await fake.slash("forget", user=reader, guild=guilds[1])  # on machine B
+        said = text_of(await fake.reply_to(forget, timeout=30))
+        assert "2 questions" in said and "1 👍/👎 vote" in said
+        left = rows_with(database, reader.id)
+        assert left == {}
+        assert LEADER in text_of(await ask(guilds[0]))  # machine A forgot the count too
+    with capsys.disabled():
+        print(f"\ntwo bot processes (separate data dirs, one state_dsn), one /forget: rows "
+              f"of the user left in any table: {sum(left.values())}")
