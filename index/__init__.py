@@ -105,5 +105,6 @@ __all__ = [
     "build", "current_version_name", "index_settings",
     "Feed", "FeedError", "FetchRefused", "NewArticle", "UpdateReport", "add_feed",
     "fetch_article", "has_feeds", "list_feeds", "remove_feed", "update_feeds", "with_source_url",
-    "Database", "Migration", "PostgresDatabase", "SQLiteDatabase", "StateUnavailable", "Tx", "state_database",
+    "Database", "Migration", "PostgresDatabase", "SQLiteDatabase", "StateUnavailable", "Tx",
+    "state_database",
 ]
