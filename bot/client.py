@@ -34,6 +34,7 @@ from index import (
     IndexDamaged,
     IndexNotFound,
     IndexSettings,
+    StateUnavailable,
     Timeline,
 )
 
@@ -45,6 +46,8 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 SORRY = "Sorry — something went wrong while answering. It has been logged."
+STATE_DOWN = ("Sorry — my memory (the state database) cannot be reached just now; please try "
+              "again in a moment.")
 
 #: Nobody is ever pinged by the bot: not @everyone, not roles, not users, not the asker.
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -230,8 +233,14 @@ class CiteBot(commands.AutoShardedBot):
                                    error: discord.app_commands.AppCommandError) -> None:
         """Log a failed command and tell its user, instead of leaving them "thinking"."""
         self.metrics.errors.labels("slash").inc()
-        log.error("/%s failed", interaction.command.qualified_name if interaction.command
-                  else "?", exc_info=error)
+        name = interaction.command.qualified_name if interaction.command else "?"
+        cause = getattr(error, "original", error)
+        if isinstance(cause, StateUnavailable):  # PostgreSQL (state_dsn) is down: it passes
+            log.error("/%s failed: %s", name, cause)
+            if not self.is_closed():
+                await say_sorry(interaction, STATE_DOWN)
+            return
+        log.error("/%s failed", name, exc_info=error)
         if not self.is_closed():
             await say_sorry(interaction)
 
@@ -479,14 +488,14 @@ def is_thread(channel: object) -> bool:
         discord.ChannelType.news_thread)
 
 
-async def say_sorry(interaction: discord.Interaction) -> None:
+async def say_sorry(interaction: discord.Interaction, text: str = SORRY) -> None:
     """Tell the user, privately, that their command failed (instead of leaving them
     "thinking"); a reply that cannot be sent is given up."""
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(SORRY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
-            await interaction.response.send_message(SORRY, ephemeral=True,
+            await interaction.response.send_message(text, ephemeral=True,
                                                     allowed_mentions=NO_MENTIONS)
     except discord.HTTPException:
         pass

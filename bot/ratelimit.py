@@ -51,6 +51,10 @@ class RateLimiter:
         return self.hit(key)
 
 
+#: seconds a check waits for a pooled connection: a slash command must be acknowledged
+#: within Discord's 3 s, so past this the count is this process's own
+_WAIT = 1.0
+
 #: one hit in this many also deletes the rows of askers idle for a whole window
 _SWEEP_EVERY = 200
 
@@ -81,7 +85,7 @@ class SharedRateLimiter(RateLimiter):
     def hit(self, key: int) -> float:
         now = self._clock()
         try:
-            with self.database.transaction() as db:
+            with self.database.transaction(wait=_WAIT) as db:
                 # psycopg's own placeholders: this statement is PostgreSQL's alone
                 hits = db.conn.execute(_HIT, {"key": key, "now": now, "count": self.count,
                                               "start": now - self.seconds}).fetchone()[0]

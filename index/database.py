@@ -86,7 +86,9 @@ class Database:
 
     dialect: Dialect
 
-    def transaction(self) -> Any:  # a context manager giving a `Tx`
+    def transaction(self, wait: float = CONNECT_TIMEOUT) -> Any:
+        """A context manager giving a `Tx`; PostgreSQL waits at most `wait` seconds for a
+        connection of its pool."""
         raise NotImplementedError
 
     def migrate(self, component: str, migrations: Sequence[Migration]) -> None:
@@ -150,7 +152,7 @@ class SQLiteDatabase(Database):
         return db
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, wait: float = CONNECT_TIMEOUT) -> Iterator[sqlite3.Connection]:
         with closing(self.connect()) as db, db:
             yield db
 
@@ -241,6 +243,8 @@ class _PgTx:
 _pools: dict[tuple[str, str], Any] = {}
 _pools_lock = threading.Lock()
 _migrated: set[tuple[str, str, int]] = set()
+#: the pools (keys) whose server could not be reached last time: tried directly until it can
+_down: set[tuple[str, str]] = set()
 
 
 def close_pools() -> None:
@@ -322,20 +326,49 @@ class PostgresDatabase(Database):
             return pool
 
     @contextmanager
-    def transaction(self) -> Iterator[_PgTx]:
+    def transaction(self, wait: float = CONNECT_TIMEOUT) -> Iterator[_PgTx]:
+        """A transaction on a pooled connection, waiting at most `wait` seconds for one.
+        While the server is known to be down, a connection of its own is tried instead:
+        a refused connection fails at once (instead of every caller waiting out the pool),
+        and the first that succeeds ends the outage, whatever the pool's reconnect backoff."""
         import psycopg
         from psycopg_pool import PoolTimeout
 
+        if self._key in _down:
+            with self._own_transaction() as tx:
+                yield tx
+            return
         try:
-            with self._pool().connection() as conn:
+            with self._pool().connection(timeout=wait) as conn:
                 yield _PgTx(conn)
         except PoolTimeout:  # (an OperationalError too)
-            # the pool only says it waited: a connection of our own says why
-            self.connect().close()
-            raise StateUnavailable(f"the state database {self._where} cannot be used: no "
-                                   f"connection was free within {CONNECT_TIMEOUT} s") from None
+            # the pool only says it waited: a connection of our own says why, or serves
+            with self._own_transaction() as tx:
+                yield tx
         except psycopg.OperationalError as exc:
+            _down.add(self._key)
             raise self._unreachable(exc) from None
+
+    @contextmanager
+    def _own_transaction(self) -> Iterator[_PgTx]:
+        import psycopg
+
+        try:
+            conn = self.connect()
+        except StateUnavailable:
+            _down.add(self._key)
+            raise
+        if self._key in _down:
+            _down.discard(self._key)
+            log.warning("the state database %s can be used again", self._where)
+        try:
+            with conn.transaction():
+                yield _PgTx(conn)
+        except psycopg.OperationalError as exc:
+            _down.add(self._key)
+            raise self._unreachable(exc) from None
+        finally:
+            conn.close()
 
     def migrate(self, component: str, migrations: Sequence[Migration]) -> None:
         _check_order(migrations)

@@ -42,6 +42,7 @@ class PgServer:
     bin: Path
     port: int
     run_as: list[str]
+    options: str = ""
     _names: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def dsn(self, dbname: str = "postgres") -> str:
@@ -55,6 +56,17 @@ class PgServer:
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.dsn(name)
+
+    def pause(self) -> None:
+        """Stop the server (as an outage does), keeping its data for `resume`."""
+        subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"),
+                        "-m", "fast", "-w", "stop"], capture_output=True, check=True)
+
+    def resume(self) -> None:
+        """Start it again on the same port, with the same data."""
+        subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"),
+                        "-o", self.options, "-l", str(self.root / "log"), "-w", "-t", "60",
+                        "start"], capture_output=True, check=True)
 
     def stop(self) -> None:
         subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"),
@@ -108,4 +120,4 @@ def start() -> PgServer | str:
             else started.stderr
         shutil.rmtree(root, ignore_errors=True)
         return f"PostgreSQL tests skipped: the server did not start: {log.strip()}"
-    return PgServer(root, folder, port, run_as)
+    return PgServer(root, folder, port, run_as, options)

@@ -435,3 +435,84 @@ async def test_two_bot_processes_share_the_rate_limit_and_one_forget_clears_both
     with capsys.disabled():
         print(f"\ntwo bot processes (separate data dirs, one state_dsn), one /forget: rows "
               f"of the user left in any table: {sum(left.values())}")
+
+
+# -- PostgreSQL down ---------------------------------------------------------------------------
+
+@pytest.fixture
+def own_pg_server() -> Any:
+    """A PostgreSQL server of the test's own, which it may stop and start again."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed: the PostgreSQL tests "
+                                          "are skipped")
+    from tests import pg_server as pg
+
+    server = pg.start()
+    if isinstance(server, str):
+        if os.environ.get("CI"):
+            pytest.fail(server)
+        pytest.skip(server)
+    yield server
+    from index.database import close_pools
+
+    close_pools()
+    server.stop()
+
+
+async def test_while_postgresql_is_down_askers_are_told_and_answers_come_back_after(
+        start_bot: Any, own_pg_server: Any) -> None:
+    from bot.client import STATE_DOWN
+    from tests.test_bot_ask import LEADER, QUESTION, text_of
+
+    run = await start_bot(state_dsn=own_pg_server.new_database())
+    fake, me = run.fake, run.bot.user.id
+
+    async def slash() -> str:
+        ix = await fake.slash("ask", user=run.member, guild=run.guild, question=QUESTION)
+        return text_of(await fake.reply_to(ix, timeout=30))
+
+    async def mention() -> str:
+        before = len(fake.bot_messages(run.channel))
+        await fake.send_message(run.member, f"<@{me}> {QUESTION}", guild=run.guild)
+        return text_of(await fake.next_bot_message(run.channel, after=before, timeout=30))
+
+    assert LEADER in await slash()
+    own_pg_server.pause()
+    try:
+        assert STATE_DOWN in await slash()
+        assert STATE_DOWN in await mention()
+        assert run.bot.is_ready() and not run.bot.is_closed()  # it keeps running
+    finally:
+        own_pg_server.resume()
+    assert LEADER in await slash()  # no restart: the pool connects again by itself
+    assert LEADER in await mention()
+    logged = [r.getMessage() for r in run.errors.records]
+    assert logged and all("the state database postgresql://citebot@127.0.0.1:" in line
+                          and "cannot be used" in line for line in logged), logged
+    run.errors.records.clear()  # the outage's own lines, one per question
+
+
+async def test_a_bot_that_cannot_reach_postgresql_at_start_exits_to_be_restarted(
+        fake: Any, tmp_path: Path) -> None:
+    """Status 1 (systemd restarts it) when PostgreSQL is down; 2 (not restarted: the
+    operator must act) for an unreadable password file."""
+    import socket
+
+    from tests.bot_process import bot_process
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    dsn = f"postgresql://citebot:hunter2@127.0.0.1:{port}/state"
+    async with bot_process(fake, tmp_path, tmp_path / "data", lambda: False,
+                           CITEBOT_STATE_DSN=dsn) as down:
+        pass
+    assert down.process.returncode == 1, down.output[-2000:]
+    assert f"cannot start: the state database postgresql://citebot@127.0.0.1:{port}/state " \
+           f"cannot be used" in down.output
+    assert "hunter2" not in down.output
+    async with bot_process(fake, tmp_path, tmp_path / "data", lambda: False,
+                           CITEBOT_STATE_DSN=dsn,
+                           CITEBOT_STATE_PASSWORD_FILE=str(tmp_path / "missing")) as bad:
+        pass
+    assert bad.process.returncode == 2, bad.output[-2000:]
+    assert "state_password_file" in bad.output

@@ -25,7 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.client import NO_MENTIONS, SORRY, CiteBot, NoIndex, is_thread
+from bot.client import NO_MENTIONS, SORRY, STATE_DOWN, CiteBot, NoIndex, is_thread
 from bot.exts.context import ContextButton
 from bot.exts.feedback import VoteButton
 from bot.exts.followup import FollowUpButton
@@ -33,7 +33,7 @@ from bot.log import get_logger
 from bot.markdown import plain
 from bot.questions import reads_as_question
 from bot.store import StoredAnswer
-from index import DateNotUnderstood
+from index import DateNotUnderstood, StateUnavailable
 
 log = get_logger(__name__)
 
@@ -317,6 +317,10 @@ class Ask(commands.Cog):
                 question, user_id=message.author.id,
                 guild_id=message.guild.id if message.guild else None,
                 channel_id=message.channel.id, earlier=earlier, names=names)
+        except StateUnavailable as exc:  # PostgreSQL (state_dsn) is down: it passes
+            self.bot.metrics.errors.labels(entry).inc()
+            log.error("answering message %s failed: %s", message.id, exc)
+            reply = Reply(render.error_embed(STATE_DOWN))
         except Exception:
             self.bot.metrics.errors.labels(entry).inc()
             log.exception("answering message %s failed", message.id)
