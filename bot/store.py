@@ -400,4 +400,4 @@ def _stored(row: Any) -> StoredAnswer:
 
 
 def _citations(raw: str) -> tuple[Citation, ...]:
-    return tuple(Citation(**item) for item in json.loads(raw))
+    return tuple(Citation.from_json(item) for item in json.loads(raw))

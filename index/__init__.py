@@ -45,6 +45,7 @@ from index.errors import (
     IndexDamaged,
     IndexError_,
     IndexNotFound,
+    IndexUnreachable,
     NothingToIndex,
 )
 from index.settings import IndexSettings, SettingsError, index_settings
@@ -101,7 +102,8 @@ __all__ = [
     "SHARED", "Answer", "ArticleInfo", "ArticleRejected", "BuildInProgress", "BuildProgress",
     "DateNotUnderstood", "TimeRange", "Timeline",
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
-    "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
+    "IndexUnreachable", "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile",
+    "Source", "add_article",
     "build", "current_version_name", "index_settings",
     "Feed", "FeedError", "FetchRefused", "NewArticle", "UpdateReport", "add_feed",
     "fetch_article", "has_feeds", "list_feeds", "remove_feed", "update_feeds", "with_source_url",

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +153,15 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
                 and previous.manifest.get("text_format") == TEXT_FORMAT
                 and previous.manifest.get("faiss") == faiss_kind(settings.faiss_index,
                                                                   old_count)):
-            return BuildReport(previous.version.name, len(articles), old_count, 0,
+            served = previous.version.name
+            if settings.storage_backend == "milvus":
+                from index.storage import milvus
+
+                if milvus.current_fingerprint(settings) != fingerprint:
+                    # built here, but Milvus serves something else: publish this version
+                    milvus.remove_unfinished(settings)
+                    served = milvus.publish(settings, previous.version, _publishing(report))
+            return BuildReport(served, len(articles), old_count, 0,
                                len(articles), tuple(skipped),
                                time.perf_counter() - started, unchanged=True)
 
@@ -176,11 +184,23 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        if settings.storage_backend == "milvus":
+            # answerers read Milvus only; the files version stays here for the next build to
+            # reuse its vectors. What a dead build left in Milvus is never visible (the alias
+            # is switched last) and is dropped first.
+            from index.storage import milvus
+
+            milvus.remove_unfinished(settings)
+            name = milvus.publish(settings, final, _publishing(report))
         versions.switch_to(settings.data_dir, final)
         versions.remove_stale(settings.data_dir, keep=final)
         return BuildReport(name, len(articles), counts[0], counts[1],
                            len(articles) - counts[1], tuple(skipped),
                            time.perf_counter() - started)
+
+
+def _publishing(report: ProgressCallback) -> Callable[[int, int], None]:
+    return lambda done, total: report(BuildProgress("writing", done, total))
 
 
 def _write_version(settings: IndexSettings, work: Path, articles: list[Article],
