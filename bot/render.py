@@ -8,7 +8,7 @@ single quote alone is too long, which is then cut at a word boundary and ends wi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, urldefrag
@@ -50,17 +50,53 @@ def escape(text: str) -> str:
     return discord.utils.escape_markdown(flat, ignore_links=False)
 
 
-def clip(text: str, limit: int) -> str:
+#: characters that are markup anywhere in a line, and what is markup only at its start
+_MARKUP = re.compile(r"([\\*_~|`\[\]])")
+_LINE_START_MARKUP = re.compile(r"^([#>-])")
+
+
+def inert(text: str, *, line_start: bool = False) -> str:
+    """`text` (one line) with every markdown character escaped, wherever it stands: unlike
+    `escape`, a part stays inert when markup is put around it (the answer words' bold)."""
+    text = _MARKUP.sub(r"\\\1", text)
+    return _LINE_START_MARKUP.sub(r"\\\1", text) if line_start else text
+
+
+def quote_markdown(c: Citation, limit: int | None = None) -> str:
+    """The quote as inert Discord text, its answer words (when it has them) in bold:
+    "**Jordan Bardella**, the leader of …". With `limit`, cut at a word boundary like
+    `clip`; the bold is kept when the answer words fit whole, else the quote is cut plain."""
+    before, words, after = c.marked()
+    if not words:
+        return escape(c.text) if limit is None else clip(c.text, limit)
+    head = f"{inert(_flat(before).lstrip(), line_start=True)}**{inert(_flat(words))}**"
+    tail = _flat(after).rstrip()
+    whole = head + inert(tail)
+    if limit is None or dlen(whole) <= limit:
+        return whole
+    lead = " " if tail.startswith(" ") else ""
+    if not tail.strip() or dlen(head) + len(lead) + 2 >= limit:
+        return clip(c.text, limit)  # the answer words do not fit whole: a plain cut
+    return head + lead + clip(tail, limit - dlen(head) - len(lead), escaper=inert)
+
+
+def _flat(text: str) -> str:
+    """Whitespace runs as single spaces (the ends kept: the parts of a quote join up)."""
+    return re.sub(r"\s+", " ", text)
+
+
+def clip(text: str, limit: int, *, escaper: Callable[[str], str] | None = None) -> str:
     """`text` escaped, shortened at a word boundary to at most `limit` units, ending in "…"
     when shortened."""
-    escaped = escape(text)
+    escape_ = escaper or escape
+    escaped = escape_(" ".join(text.split()))
     if dlen(escaped) <= limit:
         return escaped
     words = " ".join(text.split()).split(" ")
     lo, hi = 0, len(words)
     while lo < hi:  # the most words whose escaped form plus "…" fits
         mid = (lo + hi + 1) // 2
-        if dlen(escape(" ".join(words[:mid])) + ELLIPSIS) <= limit:
+        if dlen(escape_(" ".join(words[:mid])) + ELLIPSIS) <= limit:
             lo = mid
         else:
             hi = mid - 1
@@ -69,7 +105,7 @@ def clip(text: str, limit: int) -> str:
         while cut and dlen(cut) + 1 > limit:
             cut = cut[:-1]
         return cut.rstrip("\\") + ELLIPSIS
-    return escape(" ".join(words[:lo])).rstrip(" ,;:") + ELLIPSIS
+    return escape_(" ".join(words[:lo])).rstrip(" ,;:") + ELLIPSIS
 
 
 def fragment_link(url: str, sentence: str) -> str:
@@ -159,13 +195,13 @@ def answer_embed(answer: Answer, *, version: str = "", show_closest: bool = Fals
     for n, c in enumerate(answer.citations, 1):
         marker = f" **[{n}]**"
         sep = 2 if quotes else 0  # a blank line between quotes
-        whole = f"> {escape(c.text)}{marker}"
+        whole = f"> {quote_markdown(c)}{marker}"
         if used + sep + dlen(whole) <= room:
             quotes.append(whole)
             used += sep + dlen(whole)
             continue
         if len(quotes) == bool(note):  # the best quote alone is too long: cut it, visibly
-            quotes.append(f"> {clip(c.text, room - used - dlen(marker) - 4)}{marker}")
+            quotes.append(f"> {quote_markdown(c, room - used - dlen(marker) - 4)}{marker}")
         break
     shown = len(quotes) - bool(note)
     description = budget.take("\n\n".join(quotes))

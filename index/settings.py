@@ -86,6 +86,13 @@ class IndexSettings:
     time_zone: str = "UTC"
     """The IANA time zone ("Europe/London") in which "today", "yesterday" and article dates
     given with a time are read."""
+    state_dsn: str = field(default="", repr=False)
+    """A PostgreSQL DSN (postgresql://user@host/db) for the bot's and the feeds' state and
+    the writer lock, shared by every machine; empty keeps them in SQLite files and a file
+    lock in `data_dir`. Not shown in a repr: it may hold a password."""
+    state_password_file: str = ""
+    """A file holding the PostgreSQL password (else the DSN's, or libpq's PGPASSWORD /
+    ~/.pgpass)."""
 
     def __post_init__(self) -> None:
         if self.storage_backend not in ("files", "milvus"):
@@ -94,6 +101,10 @@ class IndexSettings:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,40}", self.milvus_prefix):
             raise SettingsError(f"setting 'milvus_prefix': {self.milvus_prefix!r} is not a "
                                 "name (letters, digits, _; a letter first)")
+        scheme = self.state_dsn.partition("://")[0] if "://" in self.state_dsn else ""
+        if scheme and scheme not in ("postgresql", "postgres"):
+            raise SettingsError(f"setting 'state_dsn' must be a postgresql:// URL (or libpq "
+                                f"key=value pairs), not a {scheme}:// one")
         if self.encoder not in ("onnx", "torch"):
             raise SettingsError(f"setting 'encoder' must be 'onnx' or 'torch', not "
                                 f"{self.encoder!r}")

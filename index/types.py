@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: The collection every server sees: the bundled and admin-chosen shared articles.
 SHARED = ""
@@ -17,6 +18,9 @@ class Citation:
 
     `text == article_text[start:end]` is verified before a citation is returned.
     `paragraph` and `sentence` are 1-based; `sentence` counts within the paragraph.
+    `answer_start`/`answer_end`, when set, are the words of the quote that answer the
+    question (`index/answer/answer_words.py`), as offsets in the article text like `start`
+    and `end`: `answer == article_text[answer_start:answer_end]`, a part of `text`.
     """
 
     doc_id: str
@@ -30,6 +34,31 @@ class Citation:
     score: float
     published: str | None = None
     """The article's publication date as the source gives it (ISO `2026-11-26` mostly)."""
+    answer_start: int | None = None
+    answer_end: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.answer_start is None) != (self.answer_end is None):
+            raise ValueError("answer_start and answer_end are set together")
+        if self.answer_start is not None and self.answer_end is not None and not (
+                self.start <= self.answer_start < self.answer_end <= self.end):
+            raise ValueError(f"answer span [{self.answer_start}, {self.answer_end}) is not "
+                             f"inside the quote [{self.start}, {self.end})")
+
+    @property
+    def answer(self) -> str | None:
+        """The words of the quote that answer the question, or None (the whole quote)."""
+        if self.answer_start is None or self.answer_end is None:
+            return None
+        return self.text[self.answer_start - self.start:self.answer_end - self.start]
+
+    def marked(self) -> tuple[str, str, str]:
+        """The quote cut around its answer words: (before, answer, after); (text, "", "")
+        when it has none."""
+        if self.answer_start is None or self.answer_end is None:
+            return self.text, "", ""
+        a, b = self.answer_start - self.start, self.answer_end - self.start
+        return self.text[:a], self.text[a:b], self.text[b:]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -43,7 +72,18 @@ class Citation:
             "text": self.text,
             "score": round(self.score, 4),
             "published": self.published,
+            "answer": None if self.answer is None else {
+                "text": self.answer, "start": self.answer_start, "end": self.answer_end},
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Citation:
+        """The citation `to_json` wrote (also one written before answer words were kept)."""
+        fields = {k: v for k, v in data.items() if k != "answer"}
+        answer = data.get("answer")
+        if isinstance(answer, dict):
+            fields["answer_start"], fields["answer_end"] = answer["start"], answer["end"]
+        return cls(**fields)
 
     @property
     def date(self) -> str | None:

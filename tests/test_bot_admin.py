@@ -56,7 +56,7 @@ async def test_an_admin_reindexes_and_sees_progress_then_the_result(
     assert f"index `{run.bot.index.version}`" in shown(ix)
     assert run.bot.index.version != before
     ask = await run.fake.slash("ask", user=run.member, guild=run.guild, question=LIGHTHOUSE_Q)
-    assert "resident keepers from next spring" in text_of(await run.fake.reply_to(ask))
+    assert "resident keepers from **next spring**" in text_of(await run.fake.reply_to(ask))
 
 
 async def test_a_reindex_with_nothing_new_says_so(
@@ -121,7 +121,7 @@ async def test_an_added_file_is_seen_only_by_its_server(
     assert "this server's articles" in shown(ix)
 
     here = await run.fake.slash("ask", user=run.member, guild=run.guild, question=LIGHTHOUSE_Q)
-    assert "resident keepers from next spring" in text_of(await run.fake.reply_to(here))
+    assert "resident keepers from **next spring**" in text_of(await run.fake.reply_to(here))
     stranger = run.fake.add_user("stranger")
     there = await run.fake.slash("ask", user=stranger, guild=other, question=LIGHTHOUSE_Q)
     assert "from next spring" not in text_of(await run.fake.reply_to(there))
@@ -180,7 +180,7 @@ async def test_a_link_is_fetched_when_private_addresses_are_allowed(
     await run.fake.wait_for(lambda: finished(ix), 60)
     ask = await run.fake.slash("ask", user=run.member, guild=run.guild, question=LIGHTHOUSE_Q)
     reply = await run.fake.reply_to(ask)
-    assert "resident keepers from next spring" in text_of(reply)
+    assert "resident keepers from **next spring**" in text_of(reply)
     # The citation links to the page the article came from.
     assert run.fake.file_url("lighthouse") in text_of(reply)
 

@@ -12,7 +12,9 @@ from tests.conftest import StartBot
 from tests.discord_fake import EPHEMERAL, LOADING
 
 QUESTION = "Who leads the National Rally party?"
-LEADER = "Jordan Bardella, the leader of the far-right National Rally party"
+#: the quote as the sentence reads, and as an answer shows it (the answer words in bold)
+LEADER_TEXT = "Jordan Bardella, the leader of the far-right National Rally party"
+LEADER = LEADER_TEXT.replace("Jordan Bardella", "**Jordan Bardella**")
 
 
 def text_of(message: dict[str, Any]) -> str:

@@ -58,7 +58,7 @@ async def test_a_new_entry_is_indexed_and_announced_within_one_interval(
 
     ask = await run.fake.slash("ask", user=run.member, guild=run.guild, question=HARBOUR_Q)
     answer = text_of(await run.fake.reply_to(ask))
-    assert "approved the new harbour wall on Tuesday" in answer
+    assert "approved the new harbour wall on **Tuesday**" in answer
     assert "26 Nov 2026, paragraph 1, sentence 1" in answer
 
     # the next entry arrives on its own; questions meanwhile come from the current version
@@ -82,7 +82,7 @@ async def test_a_new_entry_is_indexed_and_announced_within_one_interval(
     assert announcements(run)[1]["title"] == "📰 1 new article indexed"
     assert "Winter ferry timetable" in announcements(run)[1]["description"]
     ask = await run.fake.slash("ask", user=run.member, guild=run.guild, question=FERRY_Q)
-    assert "ferry will sail twice a day" in text_of(await run.fake.reply_to(ask))
+    assert "ferry will sail **twice a day**" in text_of(await run.fake.reply_to(ask))
 
 
 async def test_feed_list_shows_state_and_only_admins_change_feeds(

@@ -56,6 +56,7 @@ async def test_each_markdown_question_is_answered_like_its_plain_version(
         marked, unmarked = replies[2 * i], replies[2 * i + 1]
         assert marked["embeds"][0]["description"] == unmarked["embeds"][0]["description"], typed
     first = replies[0]
-    assert "Jordan Bardella, the leader of the far-right National Rally party" in text_of(first)
+    assert "**Jordan Bardella**, the leader of the far-right National Rally party" \
+        in text_of(first)
     # the question shown back is what was typed, escaped (the markdown is not rendered)
     assert "\\*\\*Who\\*\\*" in first["embeds"][0]["title"]

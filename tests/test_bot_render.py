@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import render
+from bot import markdown, render
 from index import Answer, Citation
 
 
@@ -176,3 +176,64 @@ def test_a_time_answer_says_its_range_first() -> None:
     assert embed.description == ("*From articles of 1–2 Dec 2026 · 1 undated article left "
                                  "out*\n\n> First fact. **[1]**")
     assert_within_limits(embed)
+
+
+def marked_citation(text: str, words: str, n: int = 1) -> Citation:
+    """A citation of `text` (at offset 100 of its article) whose answer is `words` in it."""
+    at = text.index(words)
+    return Citation(f"doc-{n}", "An article", None, n, 1, 100, 100 + len(text), text, 0.9,
+                    None, 100 + at, 100 + at + len(words))
+
+
+def body(description: str, n: int = 1) -> str:
+    return description.removeprefix("> ").removesuffix(f" **[{n}]**")
+
+
+def bold_parts(markdown: str) -> list[str]:
+    """The text inside bold markers that are not escaped."""
+    unescaped = re.sub(r"\\.", "\x01\x01", markdown)  # escaped characters are not markup
+    return [markdown[m.start(1):m.end(1)] for m in re.finditer(r"\*\*(.+?)\*\*", unescaped)]
+
+
+def test_the_answer_words_are_bold_inside_the_quote() -> None:
+    text = "Jordan Bardella, the leader of the far-right National Rally party, spoke."
+    embed = render.answer_embed(Answer("Who?", (marked_citation(text, "Jordan Bardella"),),
+                                       False, 0.9))
+    assert embed.description == ("> **Jordan Bardella**, the leader of the far-right National "
+                                 "Rally party, spoke. **[1]**")
+
+
+def test_markdown_characters_in_a_marked_quote_stay_inert_and_the_bold_holds() -> None:
+    text = "He said *all* of_it ~~went~~ to `Ann_Lee` | **$5*000** and \\ #1 > _rest_."
+    for words in ("Ann_Lee", "$5*000", "He", "rest"):
+        embed = render.answer_embed(Answer("Who?", (marked_citation(text, words),), False, 0.9))
+        quote = body(embed.description or "")
+        assert markdown.plain(quote) == text  # every character of the quote shows as itself
+        assert [markdown.plain(b) for b in bold_parts(quote)] == [words]
+
+
+def test_a_long_marked_quote_keeps_its_bold_when_the_answer_words_fit() -> None:
+    text = "In 2026 " + " ".join(f"word{i}" for i in range(2000))
+    embed = render.answer_embed(Answer("When?", (marked_citation(text, "2026"),), False, 0.9))
+    assert_within_limits(embed)
+    quote = body(embed.description or "")
+    assert quote.startswith("In **2026** word0") and quote.endswith("…")
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(st.characters(blacklist_characters="<>\r", blacklist_categories=("Cs",)),
+                    min_size=1, max_size=5000),
+       at=st.integers(0, 5000), size=st.integers(1, 40))
+def test_any_marked_quote_fits_and_shows_its_text_with_one_bold_part(text: str, at: int,
+                                                                     size: int) -> None:
+    words = text[min(at, len(text) - 1):][:size]
+    if not words.strip() or words != words.strip():
+        return  # answer words are never blank nor padded
+    c = marked_citation(text, words)
+    embed = render.answer_embed(Answer("Q?", (c,), False, 0.9))
+    assert_within_limits(embed)
+    quote = body(embed.description or "")
+    flat = " ".join(text.split())
+    if not quote.endswith("…"):
+        assert markdown.plain(quote) == flat
+        assert [markdown.plain(b) for b in bold_parts(quote)] == [" ".join(words.split())]

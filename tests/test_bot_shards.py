@@ -17,7 +17,7 @@ from tests.discord_fake import FakeDiscord
 from tests.test_bot_admin import ARTICLE, LIGHTHOUSE_Q, finished
 from tests.test_bot_ask import LEADER, QUESTION, text_of
 
-KEEPERS = "resident keepers from next spring"
+KEEPERS = "resident keepers from **next spring**"  # as an answer shows it
 
 
 def memory(pid: int) -> dict[str, int]:

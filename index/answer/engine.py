@@ -14,7 +14,7 @@ from typing import overload
 
 import numpy as np
 
-from index.answer import dates, followup, timeline
+from index.answer import answer_words, dates, followup, timeline
 from index.answer.rank import Ranker, Ranking
 from index.errors import IndexDamaged, IndexUnreachable
 from index.ingest import segment
@@ -243,10 +243,11 @@ class Index:
         if len(ranking.rows) == 0:
             return Answer(question, (), True, 0.0, None, reading.follow_up_of,
                           time_range=when, undated_left_out=undated)
-        citations = self._cite(ranking, k)
         if ranking.confidence < self.settings.abstain_threshold:
-            return Answer(question, (), True, ranking.confidence, citations[0],
+            closest = self.citation(int(ranking.rows[0]), float(ranking.scores[0]))
+            return Answer(question, (), True, ranking.confidence, closest,
                           reading.follow_up_of, time_range=when, undated_left_out=undated)
+        citations = self._cite(ranking, k, ranked)
         return Answer(question, tuple(citations), False, ranking.confidence, None,
                       reading.follow_up_of, time_range=when, undated_left_out=undated)
 
@@ -357,36 +358,61 @@ class Index:
         prior[~allowed] = 0.0
         return self.ranker.rank(reading.expanded, q, allowed, prior=prior)
 
-    def _cite(self, ranking: Ranking, k: int) -> list[Citation]:
-        """The top sentence, plus runners-up that score close to it (at most `k`)."""
+    def _cite(self, ranking: Ranking, k: int, question: str) -> list[Citation]:
+        """The top sentence, plus runners-up that score close to it (at most `k`), each with
+        the words that answer `question` marked. When a few words answer it (who, when, how
+        many ...), a runner-up without such words is not cited: it does not answer."""
         top = float(ranking.scores[0])
-        chosen = [0]
+        typed = answer_words.answers_kind(question)
+        chosen = [(0, self.answer_span(question, int(ranking.rows[0])))]
         for i in range(1, min(len(ranking.rows), 10)):
-            if len(chosen) >= k:
-                break
-            if float(ranking.scores[i]) >= top - CITE_MARGIN:
-                chosen.append(i)
-        return self.citations([int(ranking.rows[i]) for i in chosen],
-                              [float(ranking.scores[i]) for i in chosen])
+            if len(chosen) >= k or float(ranking.scores[i]) < top - CITE_MARGIN:
+                break  # scores fall from here on
+            span = self.answer_span(question, int(ranking.rows[i])) if typed else None
+            if typed and span is None:
+                continue
+            chosen.append((i, span))
+        return self.citations([int(ranking.rows[i]) for i, _ in chosen],
+                              [float(ranking.scores[i]) for i, _ in chosen],
+                              [span for _, span in chosen])
 
-    def citation(self, row: int, score: float) -> Citation:
+    def answer_span(self, question: str, row: int) -> tuple[int, int] | None:
+        """The words of sentence `row` that answer `question`, as offsets in its article's
+        text (None: the whole sentence answers, or no words of the asked kind are there)."""
+        local = answer_words.answer_span(question, self.rows.text(row))
+        if local is None:
+            return None
+        start = int(self.rows.spans[row, 3])
+        return start + local[0], start + local[1]
+
+    def citation(self, row: int, score: float,
+                 answer: tuple[int, int] | None = None) -> Citation:
         """The citation for a sentence row, verified (see `citations`)."""
-        return self.citations([row], [score])[0]
+        return self.citations([row], [score], [answer])[0]
 
-    def citations(self, rows: Sequence[int], scores: Sequence[float]) -> list[Citation]:
+    def citations(self, rows: Sequence[int], scores: Sequence[float],
+                  answers: Sequence[tuple[int, int] | None] | None = None) -> list[Citation]:
         """The citations for sentence rows, verified: the sentence text stored when the
-        version was built must be the article's text at each row's span."""
+        version was built must be the article's text at each row's span, and the answer
+        words (offsets in the article text), when given, that text's part at theirs."""
         stored = self.stored.stored_texts(rows)
+        spans = list(answers) if answers is not None else [None] * len(rows)
         found = []
-        for row, score, text in zip(rows, scores, stored, strict=True):
+        for row, score, text, answer in zip(rows, scores, stored, spans, strict=True):
             r = self.rows[row]
             a = self.articles[r.article]
             if text != r.text or not r.text.strip():
                 raise CitationMismatch(
                     f"row {row} of {self.version}: stored sentence {text!r} does not match "
                     f"the article text at [{r.start}, {r.end}): {r.text!r}")
+            a0, a1 = answer if answer is not None else (None, None)
+            if a0 is not None and a1 is not None and not (
+                    r.start <= a0 < a1 <= r.end
+                    and a.text[a0:a1] == r.text[a0 - r.start:a1 - r.start]):
+                raise CitationMismatch(f"row {row} of {self.version}: answer span [{a0}, {a1}) "
+                                       f"is not a part of the quote [{r.start}, {r.end})")
             found.append(Citation(a.doc_id, a.title, a.url, r.paragraph, r.sentence, r.start,
-                                  r.end, r.text, score, a.published))
+                                  r.end, r.text, score, a.published, a0, a1))
         return found
 
 

@@ -288,7 +288,7 @@ class Ranker:
         # word pairs need words of the question in the context: skip rows with none
         some = focus & (raw[:, FEATURES.index("c_ctx")] > 0)
         f[some, col["bigram_sent"]], f[some, col["bigram_ctx"]] = \
-            self._bigrams(question, rows[some], pool.allowed)
+            self._bigrams(question, rows[some], pool.allowed, pool.evidence)
         kind = answer_types.question_type(question)
         f_all, f = f, f[focus]
         rows = rows[focus]
@@ -333,14 +333,26 @@ class Ranker:
             self._bigram_memo[row] = found
         return found
 
-    def _bigrams(self, question: str, rows: np.ndarray,
-                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _bigrams(self, question: str, rows: np.ndarray, allowed: np.ndarray | None = None,
+                 evidence: Evidence | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per row: share of the question's word pairs (consecutive content words, stemmed)
         found in the sentence, and in the sentence with its neighbours."""
-        tokens = lexical.tokenize(question)
-        wanted = {f"|{a} {b}|" for a, b in zip(tokens, tokens[1:], strict=False)}
         sent = np.zeros(len(rows), dtype=np.float32)
         ctx = np.zeros(len(rows), dtype=np.float32)
+        if evidence is not None and len(rows):
+            beside = [np.where(self.has_prev[rows], rows - 1, -1),
+                      np.where(self.has_next[rows], rows + 1, -1)]
+            if allowed is not None:
+                beside = [np.where(allowed[np.maximum(r, 0)], r, -1) for r in beside]
+            mine = evidence.pairs_found(question, [rows])
+            if mine is not None:  # the words kept at build: no text read, no tokenizing
+                context = evidence.pairs_found(question, [rows, *beside])
+                assert context is not None
+                if mine[1] == 0:
+                    return sent, ctx
+                return mine[0] / mine[1], context[0] / context[1]
+        tokens = lexical.tokenize(question)
+        wanted = {f"|{a} {b}|" for a, b in zip(tokens, tokens[1:], strict=False)}
         if not wanted:
             return sent, ctx
 

@@ -1,7 +1,8 @@
 """Building an index version: read articles, split sentences, embed, write, switch atomically.
 
 Unchanged articles (same content hash, same model) reuse the previous version's
-sentences and embeddings. Only one build runs at a time (a file lock).
+sentences and embeddings. Only one build runs at a time (a file lock, or with `state_dsn` a
+PostgreSQL advisory lock that builds on every machine see).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.database import writer_lock
 from index.errors import (
     ArticleRejected,
     BuildInProgress,
@@ -67,20 +69,14 @@ def configured_sources(settings: IndexSettings) -> list[Source]:
 
 
 @contextmanager
-def build_lock(data_dir: Path) -> Iterator[None]:
-    from filelock import FileLock, Timeout
+def build_lock(settings: IndexSettings) -> Iterator[None]:
+    """One build at a time: `<data_dir>/build.lock`, or with `state_dsn` a lock that every
+    machine sees (`index.database.writer_lock`)."""
+    def busy(where: str) -> BuildInProgress:
+        return BuildInProgress(f"a build {where} is already running; wait for it to finish")
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(data_dir / "build.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise BuildInProgress(f"a build of {data_dir} is already running; "
-                              "wait for it to finish") from None
-    try:
+    with writer_lock(settings, "build", busy=busy):
         yield
-    finally:
-        lock.release()
 
 
 @dataclass
@@ -136,7 +132,7 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
     """
     started = time.perf_counter()
     report = progress or (lambda p: None)
-    with build_lock(settings.data_dir):
+    with build_lock(settings):
         versions.remove_stale(settings.data_dir, keep=None)
         todo = sources if sources is not None else configured_sources(settings)
         report(BuildProgress("reading", 0, len(todo)))

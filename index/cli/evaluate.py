@@ -54,6 +54,10 @@ class QuestionResult:
     rank: int | None  # 1-based rank of the first hit; None when no candidate hits
     confidence: float  # with the whole corpus
     confidence_without_article: float | None  # with its own article left out
+    span: str = ""
+    """When the top quote is right: 'none' (no answer words shown), 'right' (the dataset's
+    answer inside the bold words), 'first' (right, and its first answer at its offsets),
+    'wrong'; "" when the top quote is not right."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class Scores:
     auroc: float | None
     answered: float  # share of answerable questions answered at the threshold
     refused_without_article: float | None  # share refused when the article is left out
+    span_shown: float = 0.0  # share of right top quotes shown with answer words in bold
+    span_right: float = 0.0  # of those, share whose bold words hold the dataset's answer
+    span_right_first: float = 0.0  # the same, its first answer at its own offsets only
 
     def to_json(self) -> dict[str, object]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -92,7 +99,12 @@ def summarize(results: list[QuestionResult], threshold: float) -> Scores:
     conf_in = [r.confidence for r in results]
     conf_out = [r.confidence_without_article for r in results
                 if r.confidence_without_article is not None]
+    spans = [r.span for r in results if r.span]
+    shown = [s for s in spans if s != "none"]
     return Scores(
+        span_shown=len(shown) / max(1, len(spans)),
+        span_right=sum(s in ("right", "first") for s in shown) / max(1, len(shown)),
+        span_right_first=sum(s == "first" for s in shown) / max(1, len(shown)),
         questions=n,
         mrr=float(np.mean(rr)) if n else 0.0,
         p1=float(np.mean([r.rank == 1 for r in results])) if n else 0.0,
@@ -133,11 +145,30 @@ def nyt_results(index: Index, questions: list[dict[str, object]],
             if r.article == article and r.start < a_end and a_start < r.end:
                 rank = position
                 break
+        span = ""
+        if rank == 1:
+            span = span_verdict(index, q, int(ranking.rows[0]), a_start, a_end)
         without = None
         if leave_out:
             without = index.rank(str(q["question"]),
                                  index.allowed_rows(exclude_doc_ids={doc_id})).confidence
-        yield QuestionResult(str(q["question"]), rank, ranking.confidence, without)
+        yield QuestionResult(str(q["question"]), rank, ranking.confidence, without, span)
+
+
+def span_verdict(index: Index, q: dict[str, object], row: int, a_start: int,
+                 a_end: int) -> str:
+    """How the answer words that `citebot-index ask` bolds in sentence `row` (the right top
+    quote) compare with the dataset's answers (see `QuestionResult.span`)."""
+    span = index.answer_span(str(q["question"]), row)
+    if span is None:
+        return "none"
+    if span[0] <= a_start and a_end <= span[1]:
+        return "first"
+    r = index.rows[row]
+    bold = r.text[span[0] - r.start:span[1] - r.start]
+    answers = q.get("all_answers") or []
+    alternatives = [str(a).strip() for a in answers]  # type: ignore[attr-defined]
+    return "right" if any(a and a in bold for a in alternatives) else "wrong"
 
 
 # --- seed questions about the bundled article ----------------------------------------------

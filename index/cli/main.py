@@ -97,10 +97,14 @@ def open_index(settings: IndexSettings, build_if_missing: bool = False) -> Index
 
 
 def format_citation(n: int, c: Citation) -> str:
+    """The quote, its answer words in bold (ANSI; `click.echo` drops it when the output is
+    not a terminal), and where it comes from."""
     dated = f", {c.date}" if c.date else ""
     where = f"{c.title}{dated}, paragraph {c.paragraph}, sentence {c.sentence} " \
             f"(characters {c.start}–{c.end})"
-    lines = [f"[{n}] “{c.text}”", f"    — {where}"]
+    before, words, after = c.marked()
+    quote = before + click.style(words, bold=True) + after if words else c.text
+    lines = [f"[{n}] “{quote}”", f"    — {where}"]
     if c.url:
         lines.append(f"      {c.url}")
     return "\n".join(lines)
@@ -375,6 +379,10 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                        f"{settings.abstain_threshold:g}: answered {n['answered']:.1%} of "
                        f"answerable, refused {n['refused_without_article']:.1%} with the "
                        "article left out")
+        click.echo(f"answer span, when the top quote is right: the dataset's answer inside "
+                   f"the bold words {n['span_right']:.1%} (its first answer at its offsets "
+                   f"{n['span_right_first']:.1%}); answer words shown for "
+                   f"{n['span_shown']:.1%} of right top quotes")
     if "followups" in figures:
         f = figures["followups"]
         click.echo(f"followups_dev, turn 2 (index: bundled article + NYT dev documents; "

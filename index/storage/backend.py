@@ -63,6 +63,14 @@ class Evidence(Protocol):
         """Share of the question's capitalised words in each of `items` (1: it has none)."""
         ...
 
+    def pairs_found(self, question: str, groups: Sequence[np.ndarray]
+                    ) -> tuple[np.ndarray, int] | None:
+        """Per candidate i, how many distinct word pairs of the question (consecutive
+        content words, stemmed) occur in any of the sentences `groups[k][i]` (-1: none),
+        and how many pairs the question has; None if the version keeps no sentence words
+        (the ranker then reads and tokenizes the texts)."""
+        ...
+
 
 class Version(Protocol):
     """One opened index version."""

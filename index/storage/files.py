@@ -103,6 +103,10 @@ class FilesEvidence:
             found += np.isin(items, postings.items[postings.of(int(word))])
         return found / terms.name_count
 
+    def pairs_found(self, question: str, groups: Sequence[np.ndarray]
+                    ) -> tuple[np.ndarray, int] | None:
+        return self.lexicon.pairs_found(question, groups)
+
 
 class FilesVersion:
     """A version directory, opened (see store.py for its files)."""

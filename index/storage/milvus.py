@@ -634,6 +634,10 @@ class MilvusEvidence:
                          dtype=np.float32)
         return found / terms.name_count
 
+    def pairs_found(self, question: str, groups: Sequence[np.ndarray]
+                    ) -> tuple[np.ndarray, int] | None:
+        return None  # no sentence words in Milvus: the ranker tokenizes the texts
+
 
 def open_current(settings: IndexSettings, client: Any | None = None) -> MilvusVersion:
     """The version the alias names. IndexNotFound if none was published, IndexUnreachable

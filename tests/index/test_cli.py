@@ -35,6 +35,31 @@ def test_ask_json_cites_bardella_with_a_span_that_slices_the_article(run) -> Non
     assert answer["abstained"] is False
 
 
+def test_ask_json_gives_the_answer_words_at_their_offsets_in_the_article(run) -> None:
+    article = (Path(__file__).parents[2] / "index" / "corpus"
+               / "bardella-channel-pushbacks.txt").read_text(encoding="utf-8")
+    top = json.loads(run("ask", "--json", "Who is the leader of the National Rally?")
+                     .output)["citations"][0]
+    span = top["answer"]
+    assert span["text"] == "Jordan Bardella"
+    assert article[span["start"]:span["end"]] == span["text"]
+    assert top["start"] <= span["start"] < span["end"] <= top["end"]
+    why = json.loads(run("ask", "--json", "Why do people cross the Channel?").output)
+    assert all(c["answer"] is None for c in why["citations"])
+
+
+def test_ask_bolds_the_answer_words_on_a_terminal_only(run, bundled_settings: IndexSettings,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = run("ask", "Who is the leader of the National Rally?").output
+    assert plain.startswith("[1] “Jordan Bardella, the leader") and "\x1b[" not in plain
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(bundled_settings.data_dir))
+    tty = CliRunner().invoke(cli, ["ask", "Who is the leader of the National Rally?"],
+                             color=True).output
+    assert tty.startswith("[1] “\x1b[1mJordan Bardella\x1b[0m, the leader")
+    why = CliRunner().invoke(cli, ["ask", "Why do people cross the Channel?"], color=True)
+    assert "\x1b[1m" not in why.output
+
+
 def test_ask_batch_prints_one_json_line_per_question(run, tmp_path: Path) -> None:
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"question": "Who is Mette Frederiksen?"}\n"What is the GDP of France?"\n',
