@@ -122,11 +122,9 @@ def connect(settings: IndexSettings) -> Any:
     """A client of the `milvus_uri` server (IndexUnreachable if it does not answer)."""
     from pymilvus import MilvusClient
 
-    quiet = logging.getLogger("pymilvus")
-    if quiet.level == logging.NOTSET:
-        # it logs every failed call with a traceback (and a missing alias as an error);
-        # `reachable` logs one line instead
-        quiet.setLevel(logging.CRITICAL)
+    # it logs every failed call with a traceback (and a missing alias as an error);
+    # `reachable` logs one line instead
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
     secret = token(settings)
     with reachable(settings.milvus_uri):
@@ -437,6 +435,21 @@ class MilvusVersion:
         self._article_weights: dict[int, dict[int, float]] = {}
         self._lock = threading.Lock()
 
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """`client.<method>(...)`; a restarted Milvus that released the collections has them
+        loaded again first."""
+        from pymilvus.exceptions import MilvusException
+
+        with reachable():
+            try:
+                return getattr(self.client, method)(*args, **kwargs)
+            except MilvusException as exc:
+                if "load()" not in str(exc) and "not loaded" not in str(exc):
+                    raise
+                for collection in self.collections.values():
+                    self.client.load_collection(collection)
+                return getattr(self.client, method)(*args, **kwargs)
+
     # --- per row evidence, remembered ----------------------------------------------------
     def fetch(self, rows: np.ndarray) -> None:
         """Read the vectors and weights of those of `rows` not remembered yet."""
@@ -444,10 +457,9 @@ class MilvusVersion:
             missing = [int(r) for r in rows.tolist() if int(r) not in self._rows]
         for start in range(0, len(missing), GET_BATCH):
             ids = missing[start:start + GET_BATCH]
-            with reachable():
-                found = self.client.get(self.collections["sentences"], ids=ids,
-                                        output_fields=["sentence_vector", "passage_vector",
-                                                       "bm25_sentence", "bm25_context"])
+            found = self.call("get", self.collections["sentences"], ids=ids,
+                              output_fields=["sentence_vector", "passage_vector",
+                                             "bm25_sentence", "bm25_context"])
             with self._lock:
                 for record in found:
                     self._rows[int(record["row"])] = (
@@ -473,10 +485,9 @@ class MilvusVersion:
     def article_weights(self, articles: np.ndarray) -> list[dict[int, float]]:
         missing = [int(a) for a in articles.tolist() if int(a) not in self._article_weights]
         for start in range(0, len(missing), GET_BATCH):
-            with reachable():
-                found = self.client.get(self.collections["articles"],
-                                        ids=missing[start:start + GET_BATCH],
-                                        output_fields=["bm25_article"])
+            found = self.call("get", self.collections["articles"],
+                              ids=missing[start:start + GET_BATCH],
+                              output_fields=["bm25_article"])
             with self._lock:
                 for record in found:
                     self._article_weights[int(record["id"])] = _as_sparse(record["bm25_article"])
@@ -489,9 +500,8 @@ class MilvusVersion:
         wanted = [int(r) for r in rows]
         if not wanted:
             return []
-        with reachable():
-            found = self.client.get(self.collections["sentences"], ids=wanted,
-                                    output_fields=["text"])
+        found = self.call("get", self.collections["sentences"], ids=wanted,
+                          output_fields=["text"])
         texts = {int(r["row"]): str(r["text"]) for r in found}
         return [texts.get(r) for r in wanted]
 
@@ -544,10 +554,9 @@ class MilvusEvidence:
         params: dict[str, Any] = {"metric_type": "IP"}
         if field.endswith("_vector"):
             params["params"] = {"ef": max(self.version.ef, k)}
-        with reachable():
-            found = self.version.client.search(
-                self.version.collections[collection], data=[data], anns_field=field, limit=k,
-                filter=expr, search_params=params, output_fields=[])
+        found = self.version.call(
+            "search", self.version.collections[collection], data=[data], anns_field=field,
+            limit=k, filter=expr, search_params=params, output_fields=[])
         hits = found[0] if found else []
         key = "id" if collection == "articles" else "row"
         return np.array([int(h[key]) if key in h else int(h["id"]) for h in hits
