@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,28 @@ if TYPE_CHECKING:
     from index import Index
 
 log = get_logger(__name__)
+
+
+def _lenient_gateway_json() -> None:
+    """discord.py decodes gateway events with orjson when it is installed (pymilvus, for the
+    Milvus backend, installs it), and orjson refuses a lone surrogate escape ("\\ud800")
+    that Python's json reads: such a message was dropped without a word. Events that orjson
+    refuses are decoded by the standard library instead; the others keep orjson's speed."""
+    fast = discord.utils._from_json
+    if getattr(fast, "_citebot_lenient", False):
+        return
+
+    def loads(data: Any) -> Any:
+        try:
+            return fast(data)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
+            return json.loads(data)
+
+    loads._citebot_lenient = True  # type: ignore[attr-defined]
+    discord.utils._from_json = loads
+
+
+_lenient_gateway_json()
 
 T = TypeVar("T")
 

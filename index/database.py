@@ -45,6 +45,11 @@ Dialect = Literal["sqlite", "postgres"]
 LOCK_CLASS = 0x43424F54
 #: seconds to wait for a PostgreSQL connection before saying the database is unreachable
 CONNECT_TIMEOUT = 5
+#: seconds a transaction waits for a pooled connection: when the server has just gone away
+#: the pool keeps retrying in the background and the caller would wait all of it, so keep
+#: it short (a Discord interaction must be acknowledged within 3 s); past it a connection of
+#: the caller's own is tried, which says at once whether the server is there
+POOL_WAIT = 2.0
 
 
 class StateUnavailable(IndexError_):
@@ -86,7 +91,7 @@ class Database:
 
     dialect: Dialect
 
-    def transaction(self, wait: float = CONNECT_TIMEOUT) -> Any:
+    def transaction(self, wait: float = POOL_WAIT) -> Any:
         """A context manager giving a `Tx`; PostgreSQL waits at most `wait` seconds for a
         connection of its pool."""
         raise NotImplementedError
@@ -152,7 +157,7 @@ class SQLiteDatabase(Database):
         return db
 
     @contextmanager
-    def transaction(self, wait: float = CONNECT_TIMEOUT) -> Iterator[sqlite3.Connection]:
+    def transaction(self, wait: float = POOL_WAIT) -> Iterator[sqlite3.Connection]:
         with closing(self.connect()) as db, db:
             yield db
 
@@ -326,7 +331,7 @@ class PostgresDatabase(Database):
             return pool
 
     @contextmanager
-    def transaction(self, wait: float = CONNECT_TIMEOUT) -> Iterator[_PgTx]:
+    def transaction(self, wait: float = POOL_WAIT) -> Iterator[_PgTx]:
         """A transaction on a pooled connection, waiting at most `wait` seconds for one.
         While the server is known to be down, a connection of its own is tried instead:
         a refused connection fails at once (instead of every caller waiting out the pool),

@@ -74,8 +74,10 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start() -> PgServer | str:
-    """A running server, or why there is none (one line)."""
+def start(durable: bool = False) -> PgServer | str:
+    """A running server, or why there is none (one line). Tests run it without syncing to
+    disk; `durable` keeps PostgreSQL's own defaults (fsync, synchronous commit), as a
+    benchmark should."""
     folder = binaries()
     if folder is None:
         return ("PostgreSQL not found (no pg_ctl/initdb on PATH or in "
@@ -110,8 +112,9 @@ def start() -> PgServer | str:
         f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
         "host all all 127.0.0.1/32 trust\n")
     port = _free_port()
-    options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=300"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     started = subprocess.run([*run_as, str(folder / "pg_ctl"), "-D", str(data), "-o", options,
                               "-l", str(root / "log"), "-w", "-t", "60", "start"],
                              capture_output=True, text=True, check=False)

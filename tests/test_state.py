@@ -475,11 +475,21 @@ async def test_while_postgresql_is_down_askers_are_told_and_answers_come_back_af
         await fake.send_message(run.member, f"<@{me}> {QUESTION}", guild=run.guild)
         return text_of(await fake.next_bot_message(run.channel, after=before, timeout=30))
 
-    assert LEADER in await slash()
+    ix = await fake.slash("ask", user=run.member, guild=run.guild, question=QUESTION)
+    shown = await fake.reply_to(ix, timeout=30)
+    assert LEADER in text_of(shown)
+    buttons = {c["custom_id"].rsplit(":", 1)[-1] if ":vote:" in c["custom_id"] else
+               c["custom_id"].split(":")[1]: c["custom_id"]
+               for row in shown["components"] for c in row["components"]}
     own_pg_server.pause()
     try:
         assert STATE_DOWN in await slash()
         assert STATE_DOWN in await mention()
+        for button in (buttons["up"], buttons["context"]):  # 👍 and Show context
+            click = await fake.click(shown, button, user=run.member, guild=run.guild)
+            assert STATE_DOWN in text_of(await fake.reply_to(click, timeout=30))
+        forget = await fake.slash("forget", user=run.member, guild=run.guild)
+        assert STATE_DOWN in text_of(await fake.reply_to(forget, timeout=30))
         assert run.bot.is_ready() and not run.bot.is_closed()  # it keeps running
     finally:
         own_pg_server.resume()
