@@ -52,6 +52,9 @@ def main() -> int:
         # a first start builds the configured sources (the bundled article by default),
         # so the bot can answer at once
         index: Index | None = open_index(core, build_if_missing=True)
+    except SettingsError as exc:  # found by the first build: an unreadable password file
+        log.error("cannot start: %s", exc)
+        return BAD_SETTINGS
     except IndexError_ as exc:
         # Exiting would only get the bot restarted into the same error: it starts anyway,
         # tells whoever asks what is wrong, and an admin can repair it with /reindex.
@@ -73,7 +76,14 @@ async def _run(settings: BotSettings, core: IndexSettings, token: str,
 
     from bot import create_bot
 
-    bot = create_bot(settings, core, index=index)
+    try:
+        bot = create_bot(settings, core, index=index)
+    except SettingsError as exc:  # e.g. an unreadable state_password_file: not restarted
+        log.error("cannot start: %s", exc)
+        return BAD_SETTINGS
+    except IndexError_ as exc:  # the state database is unreachable: restarted, retried
+        log.error("cannot start: %s", exc)
+        return 1
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

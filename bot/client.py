@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +20,10 @@ from discord.ext import commands
 from bot import render
 from bot.log import get_logger
 from bot.metrics import Metrics
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import RateLimiter, SharedRateLimiter
 from bot.settings import BotSettings
 from bot.startup import retrying
-from bot.store import AnswerChannel, AnswerStore
+from bot.store import AnswerChannel, open_store
 from index import (
     SHARED,
     Answer,
@@ -34,6 +35,7 @@ from index import (
     IndexDamaged,
     IndexNotFound,
     IndexSettings,
+    StateUnavailable,
     Timeline,
 )
 
@@ -42,9 +44,33 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+
+def _lenient_gateway_json() -> None:
+    """discord.py decodes gateway events with orjson when it is installed (pymilvus, for the
+    Milvus backend, installs it), and orjson refuses a lone surrogate escape ("\\ud800")
+    that Python's json reads: such a message was dropped without a word. Events that orjson
+    refuses are decoded by the standard library instead; the others keep orjson's speed."""
+    fast = discord.utils._from_json
+    if getattr(fast, "_citebot_lenient", False):
+        return
+
+    def loads(data: Any) -> Any:
+        try:
+            return fast(data)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
+            return json.loads(data)
+
+    loads._citebot_lenient = True  # type: ignore[attr-defined]
+    discord.utils._from_json = loads
+
+
+_lenient_gateway_json()
+
 T = TypeVar("T")
 
 SORRY = "Sorry — something went wrong while answering. It has been logged."
+STATE_DOWN = ("Sorry — my memory (the state database) cannot be reached just now; please try "
+              "again in a moment.")
 
 #: Nobody is ever pinged by the bot: not @everyone, not roles, not users, not the asker.
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -97,10 +123,14 @@ class CiteBot(commands.AutoShardedBot):
         # One thread runs every index call, so the event loop (and the gateway heartbeat)
         # never waits on embedding or search, and questions are answered in arrival order.
         self.index_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-index")
-        self.limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds)
         db = (Path(settings.feedback_db).expanduser() if settings.feedback_db
               else index_settings.data_dir / "bot.sqlite3")
-        self.store = AnswerStore(db)
+        # the SQLite file, or with `state_dsn` the PostgreSQL database every process shares
+        self.store = open_store(index_settings, db)
+        self.limiter = (RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds)
+                        if self.store.database.dialect == "sqlite" else
+                        SharedRateLimiter(settings.rate_limit_count,
+                                          settings.rate_limit_seconds, self.store.database))
         self.reindexing = False
         self.metrics = Metrics(lambda: self.latency)
         if index is not None:
@@ -226,8 +256,14 @@ class CiteBot(commands.AutoShardedBot):
                                    error: discord.app_commands.AppCommandError) -> None:
         """Log a failed command and tell its user, instead of leaving them "thinking"."""
         self.metrics.errors.labels("slash").inc()
-        log.error("/%s failed", interaction.command.qualified_name if interaction.command
-                  else "?", exc_info=error)
+        name = interaction.command.qualified_name if interaction.command else "?"
+        cause = getattr(error, "original", error)
+        if isinstance(cause, StateUnavailable):  # PostgreSQL (state_dsn) is down: it passes
+            log.error("/%s failed: %s", name, cause)
+            if not self.is_closed():
+                await say_sorry(interaction, STATE_DOWN)
+            return
+        log.error("/%s failed", name, exc_info=error)
         if not self.is_closed():
             await say_sorry(interaction)
 
@@ -475,14 +511,14 @@ def is_thread(channel: object) -> bool:
         discord.ChannelType.news_thread)
 
 
-async def say_sorry(interaction: discord.Interaction) -> None:
+async def say_sorry(interaction: discord.Interaction, text: str = SORRY) -> None:
     """Tell the user, privately, that their command failed (instead of leaving them
     "thinking"); a reply that cannot be sent is given up."""
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(SORRY, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
-            await interaction.response.send_message(SORRY, ephemeral=True,
+            await interaction.response.send_message(text, ephemeral=True,
                                                     allowed_mentions=NO_MENTIONS)
     except discord.HTTPException:
         pass

@@ -20,14 +20,24 @@ Heavy modules (FAISS, ONNX Runtime) are imported only when an index is opened or
 only to export the model to ONNX, once (`index/models/embed.py`).
 
 The rooms, lowest first (each may import only the rooms below it; docs/ARCHITECTURE.md):
-`errors`, `types`, `settings`; `ingest/`, `storage/`, `models/`; `answer/`, `building/`;
-`cli/`.
+`errors`, `types`, `settings`; `database` (where the bot's and the feeds' state lives: SQLite
+or PostgreSQL, and the writer lock); `ingest/`, `storage/`, `models/`; `answer/`,
+`building/`; `cli/`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from index.database import (
+    Database,
+    Migration,
+    PostgresDatabase,
+    SQLiteDatabase,
+    StateUnavailable,
+    Tx,
+    state_database,
+)
 from index.errors import (
     ArticleRejected,
     BuildInProgress,
@@ -35,6 +45,7 @@ from index.errors import (
     IndexDamaged,
     IndexError_,
     IndexNotFound,
+    IndexUnreachable,
     NothingToIndex,
 )
 from index.settings import IndexSettings, SettingsError, index_settings
@@ -91,8 +102,11 @@ __all__ = [
     "SHARED", "Answer", "ArticleInfo", "ArticleRejected", "BuildInProgress", "BuildProgress",
     "DateNotUnderstood", "TimeRange", "Timeline",
     "BuildReport", "Citation", "Index", "IndexDamaged", "IndexError_", "IndexNotFound",
-    "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile", "Source", "add_article",
+    "IndexUnreachable", "IndexSettings", "NothingToIndex", "SettingsError", "SkippedFile",
+    "Source", "add_article",
     "build", "current_version_name", "index_settings",
     "Feed", "FeedError", "FetchRefused", "NewArticle", "UpdateReport", "add_feed",
     "fetch_article", "has_feeds", "list_feeds", "remove_feed", "update_feeds", "with_source_url",
+    "Database", "Migration", "PostgresDatabase", "SQLiteDatabase", "StateUnavailable", "Tx",
+    "state_database",
 ]

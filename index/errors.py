@@ -27,3 +27,13 @@ class NothingToIndex(IndexError_):
 
 class DateNotUnderstood(IndexError_):
     """A `since`/`until` date that cannot be read ("since: blorp")."""
+
+
+class IndexUnreachable(IndexError_):
+    """The index's server (Milvus) does not answer: the asker is told to try again shortly,
+    and the next question tries again."""
+
+    MESSAGE = "the index is unreachable, try again shortly"
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,11 +69,42 @@ class IndexSettings:
     """Per feed, at most this many articles are kept (the newest)."""
     feed_max_age_days: float = 0.0
     """Feed entries published longer ago than this are skipped; 0 means no limit."""
+    storage_backend: str = "files"
+    """Where index versions live: 'files' (the data directory, nothing to start) or 'milvus'
+    (a Milvus server at `milvus_uri`, shared by answerers on several machines)."""
+    milvus_uri: str = "http://127.0.0.1:19530"
+    """The Milvus server of `storage_backend = "milvus"`."""
+    milvus_token_file: str = ""
+    """A file holding the Milvus token (user:password or an API key); without it, the
+    CITEBOT_MILVUS_TOKEN environment variable, else none. Never logged."""
+    milvus_prefix: str = "citebot"
+    """Prefix of citebot's collections and alias in Milvus (one per deployment)."""
+    milvus_timeout: float = 5.0
+    """Seconds a Milvus call may take before the question is answered "unreachable"."""
+    milvus_poll_seconds: float = 1.0
+    """How often an answerer asks Milvus whether another machine switched the version."""
     time_zone: str = "UTC"
     """The IANA time zone ("Europe/London") in which "today", "yesterday" and article dates
     given with a time are read."""
+    state_dsn: str = field(default="", repr=False)
+    """A PostgreSQL DSN (postgresql://user@host/db) for the bot's and the feeds' state and
+    the writer lock, shared by every machine; empty keeps them in SQLite files and a file
+    lock in `data_dir`. Not shown in a repr: it may hold a password."""
+    state_password_file: str = ""
+    """A file holding the PostgreSQL password (else the DSN's, or libpq's PGPASSWORD /
+    ~/.pgpass)."""
 
     def __post_init__(self) -> None:
+        if self.storage_backend not in ("files", "milvus"):
+            raise SettingsError(f"setting 'storage_backend' must be 'files' or 'milvus', not "
+                                f"{self.storage_backend!r}")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,40}", self.milvus_prefix):
+            raise SettingsError(f"setting 'milvus_prefix': {self.milvus_prefix!r} is not a "
+                                "name (letters, digits, _; a letter first)")
+        scheme = self.state_dsn.partition("://")[0] if "://" in self.state_dsn else ""
+        if scheme and scheme not in ("postgresql", "postgres"):
+            raise SettingsError(f"setting 'state_dsn' must be a postgresql:// URL (or libpq "
+                                f"key=value pairs), not a {scheme}:// one")
         if self.encoder not in ("onnx", "torch"):
             raise SettingsError(f"setting 'encoder' must be 'onnx' or 'torch', not "
                                 f"{self.encoder!r}")

@@ -118,6 +118,50 @@ def own_index_settings(bot_index_settings: IndexSettings, tmp_path: Path) -> Ind
                    sources=(*bot_index_settings.sources, extra))
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostgreSQL server on 127.0.0.1 for the session (tests/pg_server.py); the tests
+    that need it skip with one line where PostgreSQL is not installed (CI installs it)."""
+    from tests import pg_server as pg
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: the PostgreSQL tests are skipped")
+    server = pg.start()
+    if isinstance(server, str):
+        if os.environ.get("CI"):
+            pytest.fail(server)
+        pytest.skip(server)
+    yield server
+    from index.database import close_pools
+
+    close_pools()
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server: Any) -> Iterator[str]:
+    """The DSN of a fresh, empty database on the session's PostgreSQL server."""
+    yield pg_server.new_database()
+    from index.database import close_pools
+
+    close_pools()
+
+
+@pytest.fixture(params=["sqlite"])
+def state_dsn(request: pytest.FixtureRequest) -> str:
+    """The `state_dsn` setting of a test: "" (SQLite files, the default) or, for a test
+    marked `@both_states`, also a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_dsn"))
+    return ""
+
+
+#: runs a test once with the state in SQLite and once in PostgreSQL (`state_dsn` fixture)
+both_states = pytest.mark.parametrize("state_dsn", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
 def site() -> Iterator[FeedSite]:
     """A news site on 127.0.0.1 serving a feed and its article pages (tests/feed_site.py)."""
@@ -178,22 +222,24 @@ async def start_bot(fake: FakeDiscord, bot_index_settings: IndexSettings, bot_in
                     tmp_path: Path) -> AsyncIterator[StartBot]:
     """`await start_bot(**bot_settings)` starts a real discord.py `CiteBot` against `fake`
     and waits until it is ready. It answers from the session index unless `own_index`
-    (settings of another data dir) is given; then it opens that one itself."""
+    (settings of another data dir) is given; then it opens that one itself. `state_dsn`
+    keeps its state in PostgreSQL."""
     bots: list[Any] = []
     tasks: list[asyncio.Task[None]] = []
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
 
     async def start(*, own_index: IndexSettings | None = None, token: str | None = None,
-                    **overrides: Any) -> Running:
+                    state_dsn: str = "", **overrides: Any) -> Running:
         from bot import create_bot
 
         settings = BotSettings(**{
             "api_base": fake.base_url, "gateway_url": fake.gateway_url,
             "feedback_db": str(tmp_path / "bot.sqlite3"), "sync_commands": True,
             "progress_interval": 0.05, **overrides})
-        bot = create_bot(settings, own_index or bot_index_settings,
-                         index=None if own_index else bot_index, guild_ready_timeout=0.05)
+        core = replace(own_index or bot_index_settings, state_dsn=state_dsn)
+        bot = create_bot(settings, core, index=None if own_index else bot_index,
+                         guild_ready_timeout=0.05)
         bots.append(bot)
         await bot.login(token or fake.token)
         task = asyncio.create_task(bot.connect())

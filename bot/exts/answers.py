@@ -202,7 +202,8 @@ class Answers(commands.Cog):
                                 or _replies_to_someone_else(message, me)):
             return  # chatter, or people talking to each other
         now = time.monotonic()
-        if not self.valve.admit(marked.channel_id, now) or self.ask.over_limit(message.author.id):
+        if (not self.valve.admit(marked.channel_id, now)
+                or await self.ask.over_limit(message.author.id)):
             await self._shed(message, marked, now)
             return
         self.busy += 1
@@ -216,8 +217,8 @@ class Answers(commands.Cog):
         ask = self.ask
         self.bot.metrics.questions.labels("channel").inc()
         question, names = ask.prepare(message, question)
-        problem = ask.problem_with(question, message.author.id, plain(question, names),
-                                   count=False)
+        problem = await ask.problem_with(question, message.author.id,
+                                         plain(question, names), count=False)
         if problem:
             return  # empty or too long: not worth a word in a busy channel
         # the thread an answer opens has the id of the message it is started from

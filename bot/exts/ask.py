@@ -25,7 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.client import NO_MENTIONS, SORRY, CiteBot, NoIndex, is_thread
+from bot.client import NO_MENTIONS, SORRY, STATE_DOWN, CiteBot, NoIndex, is_thread
 from bot.exts.context import ContextButton
 from bot.exts.feedback import VoteButton
 from bot.exts.followup import FollowUpButton
@@ -33,7 +33,7 @@ from bot.log import get_logger
 from bot.markdown import plain
 from bot.questions import reads_as_question
 from bot.store import StoredAnswer
-from index import DateNotUnderstood
+from index import DateNotUnderstood, StateUnavailable
 
 log = get_logger(__name__)
 
@@ -100,7 +100,8 @@ class Ask(commands.Cog):
                 f"`/ask question: Who leads the National Rally?` or {me} Who leads the "
                 "National Rally? — I answer by quoting the articles.")
 
-    def problem_with(self, question: str, user_id: int, plain_question: str | None = None,
+    async def problem_with(self, question: str, user_id: int,
+                           plain_question: str | None = None,
                      *, count: bool = True) -> str | None:
         """Why `question` (already `tidy`; `plain_question` is it without markdown) from
         `user_id` is not answered now (None if it is fine). Counts towards the user's rate
@@ -112,7 +113,7 @@ class Ask(commands.Cog):
         if len(question) > limit:
             return (f"That question is {len(question)} characters long; please keep it to at "
                     f"most {limit} characters.")
-        wait = self.bot.limiter.hit(user_id) if count else 0.0
+        wait = await self.bot.limiter.check(user_id) if count else 0.0
         if wait:
             self.bot.metrics.rate_limited.inc()
             return (f"You're asking faster than I can keep up with — please wait "
@@ -125,16 +126,17 @@ class Ask(commands.Cog):
         its mentions; or None after telling the user privately why it is not answered."""
         question = tidy(raw)
         names = mention_names(interaction.guild, question)
-        problem = self.problem_with(question, interaction.user.id, plain(question, names))
+        problem = await self.problem_with(question, interaction.user.id,
+                                          plain(question, names))
         if problem:
             await interaction.response.send_message(embed=render.error_embed(problem),
                                                     ephemeral=True, allowed_mentions=NO_MENTIONS)
             return None
         return question, names
 
-    def over_limit(self, user_id: int) -> bool:
+    async def over_limit(self, user_id: int) -> bool:
         """Count a question of `user_id` towards the rate limit; True if it is over."""
-        if self.bot.limiter.hit(user_id):
+        if await self.bot.limiter.check(user_id):
             self.bot.metrics.rate_limited.inc()
             return True
         return False
@@ -298,7 +300,8 @@ class Ask(commands.Cog):
         `entry` is how it was asked (mention, dm, prefix), for the metrics."""
         self.bot.metrics.questions.labels(entry).inc()
         question, names = self.prepare(message, question)
-        problem = self.problem_with(question, message.author.id, plain(question, names))
+        problem = await self.problem_with(question, message.author.id,
+                                          plain(question, names))
         if problem:
             await self.send_reply(message, Reply(render.error_embed(problem)))
             return
@@ -314,6 +317,10 @@ class Ask(commands.Cog):
                 question, user_id=message.author.id,
                 guild_id=message.guild.id if message.guild else None,
                 channel_id=message.channel.id, earlier=earlier, names=names)
+        except StateUnavailable as exc:  # PostgreSQL (state_dsn) is down: it passes
+            self.bot.metrics.errors.labels(entry).inc()
+            log.error("answering message %s failed: %s", message.id, exc)
+            reply = Reply(render.error_embed(STATE_DOWN))
         except Exception:
             self.bot.metrics.errors.labels(entry).inc()
             log.exception("answering message %s failed", message.id)

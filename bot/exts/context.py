@@ -9,8 +9,9 @@ from typing import Any
 import discord
 
 from bot import render
-from bot.client import NO_MENTIONS, CiteBot, NoIndex
+from bot.client import NO_MENTIONS, STATE_DOWN, CiteBot, NoIndex, say_sorry
 from bot.log import get_logger
+from index import StateUnavailable
 
 log = get_logger(__name__)
 
@@ -34,7 +35,12 @@ class ContextButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         bot = interaction.client
         assert isinstance(bot, CiteBot)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        stored = await asyncio.to_thread(bot.store.get_answer, self.answer_id)
+        try:
+            stored = await asyncio.to_thread(bot.store.get_answer, self.answer_id)
+        except StateUnavailable as exc:
+            log.error("context of answer %s not shown: %s", self.answer_id, exc)
+            await say_sorry(interaction, STATE_DOWN)
+            return
         items = []
         if stored is not None:
             try:

@@ -8,8 +8,9 @@ from typing import Any
 
 import discord
 
-from bot.client import NO_MENTIONS, CiteBot
+from bot.client import NO_MENTIONS, STATE_DOWN, CiteBot, say_sorry
 from bot.log import get_logger
+from index import StateUnavailable
 
 log = get_logger(__name__)
 
@@ -34,8 +35,13 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = interaction.client
         assert isinstance(bot, CiteBot)
-        stored = await asyncio.to_thread(bot.store.record_vote, self.answer_id,
-                                         interaction.user.id, self.vote)
+        try:
+            stored = await asyncio.to_thread(bot.store.record_vote, self.answer_id,
+                                             interaction.user.id, self.vote)
+        except StateUnavailable as exc:
+            log.error("vote on answer %s not recorded: %s", self.answer_id, exc)
+            await say_sorry(interaction, STATE_DOWN)
+            return
         if stored:
             log.info("feedback %+d on answer %s", self.vote, self.answer_id)
             text = "Thanks — your feedback was recorded."

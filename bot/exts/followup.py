@@ -9,9 +9,10 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from bot.client import CiteBot, is_thread, say_sorry
+from bot.client import STATE_DOWN, CiteBot, is_thread, say_sorry
 from bot.log import get_logger
 from bot.store import StoredAnswer
+from index import StateUnavailable
 
 log = get_logger(__name__)
 
@@ -89,6 +90,10 @@ class FollowUpForm(discord.ui.Modal, title="Follow up"):
         await ask.remember(reply, sent)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        if isinstance(error, StateUnavailable):  # PostgreSQL (state_dsn) is down: it passes
+            log.error("follow-up on answer %s failed: %s", self.answer_id, error)
+            await say_sorry(interaction, STATE_DOWN)
+            return
         log.error("follow-up on answer %s failed", self.answer_id, exc_info=error)
         await say_sorry(interaction)
 

@@ -35,7 +35,7 @@ class Timelines(commands.Cog):
         problem = self.bot.date_problem(since, until)
         if not any(ch.isalnum() for ch in topic):
             problem = "Name the story, for example `/timeline topic: Channel crossings`."
-        elif self.bot.limiter.hit(interaction.user.id):
+        elif await self.bot.limiter.check(interaction.user.id):
             problem = "You're asking faster than I can keep up with — please wait and ask again."
         if problem:
             await interaction.response.send_message(embed=render.error_embed(problem),

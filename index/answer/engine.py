@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,22 +16,15 @@ import numpy as np
 
 from index.answer import answer_words, dates, followup, timeline
 from index.answer.rank import Ranker, Ranking
-from index.errors import IndexDamaged, IndexNotFound
+from index.errors import IndexDamaged, IndexUnreachable
 from index.ingest import segment
 from index.models.embed import Encoder, load_encoder
 from index.settings import IndexSettings
-from index.storage import store, versions
-from index.storage.lexical import Lexicon
-from index.storage.store import FORMAT
-from index.storage.store import MANIFEST as MANIFEST_NAME
-from index.storage.vectors import StoredVectors, hnsw_ef_search
+from index.storage import files, store
+from index.storage.backend import Version
 from index.types import Answer, ArticleInfo, Citation, Timeline, TimeRange
 
 log = logging.getLogger(__name__)
-
-
-#: files of a version that only the next build reads (exact vectors, to reuse)
-BUILD_ONLY = frozenset({"sentences.npy", "passages.npy"})
 
 
 class CitationMismatch(AssertionError):
@@ -90,18 +84,20 @@ class Index:
     opening again (the old object keeps serving its own version until dropped).
     """
 
-    def __init__(self, settings: IndexSettings, version_dir: Path, encoder: Encoder,
-                 articles: list[store.ArticleRow], rows: SentenceTable, ranker: Ranker) -> None:
+    def __init__(self, settings: IndexSettings, stored: Version, encoder: Encoder) -> None:
         self.settings = settings
-        self.version_dir = version_dir
-        self.version = version_dir.name
+        self.stored = stored  # the storage backend's opened version (storage/backend.py)
+        self.version = stored.name
+        self.version_dir: Path | None = getattr(stored, "version_dir", None)
         self.encoder = encoder
-        self.articles = articles
-        self.rows = rows
-        self.ranker = ranker
-        self._db: sqlite3.Connection | None = None  # read-only, for checking quotes
-        self._db_lock = threading.Lock()
+        self.articles = stored.articles
+        self.rows = SentenceTable(stored.spans, self.articles)
+        row_article = self.rows.article
+        first = np.array([a.first_row for a in self.articles], dtype=np.int64)
+        counts = np.array([a.n_sentences for a in self.articles], dtype=np.int64)
+        self.ranker = Ranker(stored, row_article, first, counts, text_of=self.rows.text)
         self._days: np.ndarray | None = None  # per article, its day (dates.article_days)
+        self._follower: _Follower | None = None
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
@@ -111,99 +107,35 @@ class Index:
         Raises IndexNotFound when nothing was built yet, IndexDamaged when no version is
         usable (the message names the file and says what to run).
         """
-        try:
-            current = versions.current_version(settings.data_dir)
-            return cls._open_version(settings, current)
-        except IndexNotFound:
-            raise
-        except IndexDamaged as damage:
-            for older in reversed(versions.complete_versions(settings.data_dir)):
-                try:
-                    index = cls._open_version(settings, older)
-                except IndexDamaged:
-                    continue
-                log.warning("%s; serving the last good version %s instead", damage, older.name)
-                return index
-            raise
+        encoder: list[Encoder] = []
 
-    @classmethod
-    def _open_version(cls, settings: IndexSettings, version_dir: Path) -> Index:
-        import faiss
+        def check_model(version: Version) -> None:
+            if not encoder:
+                encoder.append(load_encoder(settings))
+            if version.manifest.get("model") != encoder[0].label:
+                raise IndexDamaged(
+                    f"{getattr(version, 'version_dir', version.name)} was built with the model "
+                    f"{version.manifest.get('model')!r}, but the settings ask for "
+                    f"{encoder[0].label!r}; run `citebot-index build`")
 
-        manifest = store.read_manifest(version_dir)
-        built_format = manifest.get("format")
-        if isinstance(built_format, int) and built_format > FORMAT:
-            raise IndexDamaged(
-                f"{version_dir} was built by a newer citebot (index format {built_format}; "
-                f"this one reads format {FORMAT}); upgrade citebot, or run "
-                "`citebot-index build` to rebuild the index with this one")
-        if built_format != FORMAT:
-            raise IndexDamaged(f"{version_dir} was built by an older citebot (index format "
-                               f"{built_format}; this one reads {FORMAT}); run "
-                               "`citebot-index build` to rebuild it (articles are read again)")
-        # the .npy vectors are for the next build to reuse, not for answering
-        listed = manifest.get("files")
-        store.verify(version_dir, manifest, [name for name in listed if name not in BUILD_ONLY]
-                     if isinstance(listed, dict) else None)
-        db = store.open_readonly(version_dir / "meta.sqlite")
-        try:
-            articles = store.load_articles(db)
-        except Exception as exc:  # sqlite3.DatabaseError and friends on a damaged file
-            raise IndexDamaged(f"{version_dir / 'meta.sqlite'} is damaged ({exc}); "
-                               "run `citebot-index build`") from None
-        finally:
-            db.close()
-        try:
-            spans = np.load(version_dir / "rows.npy", mmap_mode="r")
-        except (OSError, ValueError, EOFError) as exc:
-            raise IndexDamaged(f"{version_dir / 'rows.npy'} is damaged or missing ({exc}); "
-                               "run `citebot-index build`") from None
-        if spans.ndim != 2 or spans.shape[1] != 5 or spans.shape[0] != int(
-                str(manifest.get("sentences", -1))):
-            raise IndexDamaged(f"{version_dir / 'rows.npy'} does not match "
-                               f"{version_dir / MANIFEST_NAME}; run `citebot-index build`")
-        rows = SentenceTable(np.array(spans), articles)  # 20 bytes a row, read once
+        if settings.storage_backend == "milvus":
+            from index.storage import milvus
 
-        faiss_mapped = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
-                        if hasattr(faiss, "IO_FLAG_MMAP_IFC") else 0)
-
-        def load_faiss(name: str) -> object:
-            path = version_dir / name
-            try:
-                # the vectors mapped, not read, where this faiss can (IndexFlatCodes storage,
-                # under Flat and HNSW): processes serving one version share their pages
-                index = faiss.read_index(str(path), faiss_mapped)
-            except RuntimeError as exc:
-                raise IndexDamaged(f"{path} is damaged or missing ({str(exc).splitlines()[0]}); "
-                                   "run `citebot-index build`") from None
-            if index.ntotal != len(rows):
-                raise IndexDamaged(f"{path} does not match {version_dir / 'meta.sqlite'}; "
-                                   "run `citebot-index build`")
-            inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
-            if hasattr(inner, "hnsw"):
-                inner.hnsw.efSearch = hnsw_ef_search(settings.hnsw_ef_search, index.ntotal)
+            client = milvus.connect(settings)
+            version = milvus.open_current(settings, client)
+            check_model(version)
+            index = cls(settings, version, encoder[0])
+            index._follower = _Follower(settings, client, index)
             return index
+        return cls(settings, files.open_current(settings, check_model), encoder[0])
 
-        faiss_sentences = load_faiss("sentences.faiss")
-        faiss_passages = load_faiss("passages.faiss")
-        sentences = StoredVectors(faiss_sentences)
-        passages = StoredVectors(faiss_passages)
-        try:
-            lexicon = Lexicon.load(version_dir / "lexicon")
-        except (OSError, ValueError, KeyError) as exc:
-            raise IndexDamaged(f"{version_dir / 'lexicon'} is damaged or missing ({exc}); "
-                               "run `citebot-index build`") from None
-        encoder = load_encoder(settings)
-        if manifest.get("model") != encoder.label:
-            raise IndexDamaged(
-                f"{version_dir} was built with the model {manifest.get('model')!r}, but the "
-                f"settings ask for {encoder.label!r}; run `citebot-index build`")
-        row_article = rows.article
-        first = np.array([a.first_row for a in articles], dtype=np.int64)
-        counts = np.array([a.n_sentences for a in articles], dtype=np.int64)
-        ranker = Ranker(sentences, passages, faiss_sentences, faiss_passages, lexicon,
-                        row_article, first, counts, text_of=rows.text)
-        return cls(settings, version_dir, encoder, articles, rows, ranker)
+    def newer(self) -> Index | None:
+        """The newer version another process switched to, already opened (None: none seen).
+        With the Milvus backend a thread asks every `milvus_poll_seconds`, and `answer` and
+        `timeline` use the newest version by themselves; with the files backend the holder
+        follows the `CURRENT` pointer (`current_version_name`) and opens it."""
+        latest = self._follower.latest if self._follower is not None else self
+        return None if latest is self else latest
 
     # --- facts --------------------------------------------------------------------------
     @property
@@ -284,6 +216,10 @@ class Index:
         the question's time words are read as part of the question (options still apply).
         Raises DateNotUnderstood for a `since`/`until` that is not a date.
         """
+        latest = self.newer()
+        if latest is not None:
+            return latest.answer(question, k, collections, doc_ids, exclude_doc_ids, context,
+                                 since, until, now)
         k = self.settings.max_citations if k is None else k
         question = question.strip()
         when, ranked = self.time_of(question, since, until, now)
@@ -364,6 +300,9 @@ class Index:
         when, ranked alone, its best sentence passes the abstention threshold of answers.
         `since`/`until` (or a time expression in the topic) limit the dates shown.
         """
+        latest = self.newer()
+        if latest is not None:
+            return latest.timeline(topic, n, collections, since, until, now)
         topic = topic.strip()
         when, ranked = self.time_of(topic, since, until, now)
         if when is not None and when.recency:
@@ -383,8 +322,9 @@ class Index:
             ranking, self.ranker.row_article, days, n,
             lambda a: self.ranker.rank(ranked, q, self._in_article(a, allowed)),
             self.settings.abstain_threshold, max(3 * n, 24))
-        return Timeline(topic, tuple(self.citation(e.row, e.score) for e in entries), undated,
-                        more, when)
+        return Timeline(topic, tuple(self.citations([e.row for e in entries],
+                                                    [e.score for e in entries])),
+                        undated, more, when)
 
     def read(self, question: str, context: Sequence[Answer] = ()) -> followup.Reading:
         """How `question` is read after the answers in `context` (`index/answer/followup.py`)."""
@@ -446,8 +386,9 @@ class Index:
             if typed and span is None:
                 continue
             chosen.append((i, span))
-        return [self.citation(int(ranking.rows[i]), float(ranking.scores[i]), span)
-                for i, span in chosen]
+        return self.citations([int(ranking.rows[i]) for i, _ in chosen],
+                              [float(ranking.scores[i]) for i, _ in chosen],
+                              [span for _, span in chosen])
 
     def answer_span(self, question: str, row: int) -> tuple[int, int] | None:
         """The words of sentence `row` that answer `question`, as offsets in its article's
@@ -460,28 +401,95 @@ class Index:
 
     def citation(self, row: int, score: float,
                  answer: tuple[int, int] | None = None) -> Citation:
-        """The citation for a sentence row, verified: the sentence text stored when the
-        version was built must be the article's text at the row's span, and the answer
+        """The citation for a sentence row, verified (see `citations`)."""
+        return self.citations([row], [score], [answer])[0]
+
+    def citations(self, rows: Sequence[int], scores: Sequence[float],
+                  answers: Sequence[tuple[int, int] | None] | None = None) -> list[Citation]:
+        """The citations for sentence rows, verified: the sentence text stored when the
+        version was built must be the article's text at each row's span, and the answer
         words (offsets in the article text), when given, that text's part at theirs."""
-        r = self.rows[row]
-        a = self.articles[r.article]
-        with self._db_lock:
-            if self._db is None:
-                self._db = store.open_readonly(self.version_dir / "meta.sqlite")
-            stored = store.sentence_text(self._db, row)
-        if stored != r.text or not r.text.strip():
-            raise CitationMismatch(
-                f"row {row} of {self.version}: stored sentence {stored!r} does not match "
-                f"the article text at [{r.start}, {r.end}): {r.text!r}")
-        a0, a1 = answer if answer is not None else (None, None)
-        if a0 is not None and a1 is not None and not (
-                r.start <= a0 < a1 <= r.end
-                and a.text[a0:a1] == r.text[a0 - r.start:a1 - r.start]):
-            raise CitationMismatch(f"row {row} of {self.version}: answer span [{a0}, {a1}) is "
-                                   f"not a part of the quote [{r.start}, {r.end})")
-        return Citation(a.doc_id, a.title, a.url, r.paragraph, r.sentence, r.start, r.end,
-                        r.text, score, a.published, a0, a1)
+        stored = self.stored.stored_texts(rows)
+        spans = list(answers) if answers is not None else [None] * len(rows)
+        found = []
+        for row, score, text, answer in zip(rows, scores, stored, spans, strict=True):
+            r = self.rows[row]
+            a = self.articles[r.article]
+            if text != r.text or not r.text.strip():
+                raise CitationMismatch(
+                    f"row {row} of {self.version}: stored sentence {text!r} does not match "
+                    f"the article text at [{r.start}, {r.end}): {r.text!r}")
+            a0, a1 = answer if answer is not None else (None, None)
+            if a0 is not None and a1 is not None and not (
+                    r.start <= a0 < a1 <= r.end
+                    and a.text[a0:a1] == r.text[a0 - r.start:a1 - r.start]):
+                raise CitationMismatch(f"row {row} of {self.version}: answer span [{a0}, {a1}) "
+                                       f"is not a part of the quote [{r.start}, {r.end})")
+            found.append(Citation(a.doc_id, a.title, a.url, r.paragraph, r.sentence, r.start,
+                                  r.end, r.text, score, a.published, a0, a1))
+        return found
 
 
 #: runners-up within this fused-score distance of the best sentence are cited too
 CITE_MARGIN = 0.3
+
+
+class _Follower:
+    """Follows the version Milvus serves for the answerers opened from one `Index.open`: a
+    thread asks which version the alias names every `milvus_poll_seconds` (one small call)
+    and opens a new one before answering from it, so no question waits for the opening."""
+
+    def __init__(self, settings: IndexSettings, client: object, first: Index) -> None:
+        self.settings = settings
+        self.client = client
+        self.latest = first
+        self.seen = first.version
+        self.unreachable = False
+        threading.Thread(target=_follow, args=(weakref.ref(self),), daemon=True,
+                         name="citebot-follow-version").start()
+
+    def check(self) -> None:
+        from index.storage import milvus
+
+        try:
+            name = milvus.current_name(self.client, self.settings)
+        except IndexUnreachable:
+            if not self.unreachable:
+                log.warning("Milvus %s is unreachable; still answering from version %s once "
+                            "it is back", self.settings.milvus_uri, self.latest.version)
+            self.unreachable = True
+            return
+        if self.unreachable:
+            log.info("Milvus %s answers again", self.settings.milvus_uri)
+            self.unreachable = False
+        if name is None or name == self.seen:
+            return
+        try:
+            version = milvus.MilvusVersion(self.settings, self.client, name)
+            encoder = self.latest.encoder
+            if version.manifest.get("model") != encoder.label:
+                raise IndexDamaged(f"version {name} was built with the model "
+                                   f"{version.manifest.get('model')!r}, not {encoder.label!r}")
+        except IndexUnreachable:
+            return  # tried again at the next poll
+        except IndexDamaged as exc:
+            log.error("could not open index version %s: %s; still answering from %s", name,
+                      exc, self.latest.version)
+            self.seen = name
+            return
+        fresh = Index(self.settings, version, encoder)
+        fresh._follower = self
+        self.latest, self.seen = fresh, name
+        log.info("the index was switched to version %s by another process; answering from it",
+                 name)
+
+
+def _follow(follower: weakref.ref[_Follower]) -> None:
+    while (alive := follower()) is not None:
+        pause = max(0.05, alive.settings.milvus_poll_seconds)
+        try:
+            alive.check()
+        except Exception:  # a bug: logged, and the thread goes on following
+            log.exception("following the index version failed")
+        del alive
+        time.sleep(pause)

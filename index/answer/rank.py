@@ -1,6 +1,7 @@
 """How an answer is chosen: candidate sentences, their evidence, a learned score, abstention.
 
-1. Candidates: the nearest sentences and passages in the FAISS indexes, the best BM25
+1. Candidates: the nearest sentences and passages in the vector indexes (FAISS, or Milvus:
+   the storage backend, `index/storage/backend.py`), the best BM25
    sentences and contexts, and every sentence of the best-matching articles.
    The vectors come from the packaged model with citebot's tuning (`index/models/embed.py`,
    learned by `training/tune_encoder.py`): it puts a question nearer the sentence that
@@ -58,8 +59,8 @@ import numpy as np
 
 from index.answer import answer_types
 from index.storage import lexical
-from index.storage.lexical import Lexicon, QueryTerms
-from index.storage.vectors import VectorRows
+from index.storage.backend import Evidence, Version
+from index.storage.lexical import QueryTerms
 
 FEATURES = ("d_sent", "d_pass", "d_nb", "d_docmax", "b_sent", "b_ctx", "b_doc", "b_nb",
             "c_sent", "c_ctx")
@@ -130,6 +131,8 @@ class Candidates:
     coverage_article: np.ndarray
     articles: np.ndarray
     terms: QueryTerms
+    evidence: Evidence
+    """Where the question's stored evidence is read (the version's backend)."""
     allowed: np.ndarray | None = None
     """The rows that may be quoted (None: all). A neighbour that may not (a follow-up's
     earlier quote: whole articles left out never split a neighbourhood) lends the candidate
@@ -141,14 +144,10 @@ def sigmoid(x: float) -> float:
 
 
 class Ranker:
-    def __init__(self, sentences: VectorRows, passages: VectorRows, faiss_sentences: object,
-                 faiss_passages: object, lexicon: Lexicon, row_article: np.ndarray,
+    def __init__(self, version: Version, row_article: np.ndarray,
                  article_first_row: np.ndarray, article_rows: np.ndarray,
                  text_of: Callable[[int], str] | None = None) -> None:
-        self.sentences = sentences
-        self.passages = passages
-        self.faiss = {"sentences": faiss_sentences, "passages": faiss_passages}
-        self.lexicon = lexicon
+        self.version = version  # the storage backend's opened version (storage/backend.py)
         self.row_article = row_article
         self.article_first_row = article_first_row
         self.article_rows = article_rows
@@ -174,59 +173,21 @@ class Ranker:
             if n else np.zeros(0, dtype=np.int64)
 
     # --- candidates ---------------------------------------------------------------------
-    def _dense_hits(self, name: str, q: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-        import faiss
-
-        k = min(DENSE_CANDIDATES, self.n)
-        if k == 0:
-            return np.zeros(0, dtype=np.int64)
-        index = self.faiss[name]
-        params = None
-        if allowed is not None:
-            ids = np.flatnonzero(allowed).astype(np.int64)
-            if len(ids) == 0:
-                return ids
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
-        _, found = index.search(q[None, :], k, params=params)  # type: ignore[attr-defined]
-        hits = found[0]
-        return hits[hits >= 0]
-
-    @staticmethod
-    def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
-        # only rows that hold a question word score above 0: choose among those alone
-        scored = np.flatnonzero(scores > 0) if allowed is None \
-            else np.flatnonzero((scores > 0) & allowed)
-        k = min(k, len(scored))
-        if k == 0:
-            return np.zeros(0, dtype=np.int64)
-        values = scores[scored]
-        if len(values) > 40 * k:
-            # the k-th best of a sample is a floor under the k-th best of all: only rows
-            # above it can be among the top k (a large corpus has many rows per word)
-            sample = values[::len(values) // (20 * k)]
-            floor = np.partition(sample, len(sample) - k)[len(sample) - k]
-            scored, values = scored[values >= floor], values[values >= floor]
-        return scored[np.argpartition(-values, k - 1)[:k]]
-
     def candidates(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
                    extra: np.ndarray | None = None) -> tuple[Candidates, Candidates]:
         """(pool, sample): evidence for the candidate rows (plus the rows `extra`) and for
         the reference sample."""
-        terms = self.lexicon.query(question)
-        b_sent_all = self.lexicon.bm25_scores("sentence", terms)
-        b_ctx_all = self.lexicon.bm25_scores("context", terms)
-        b_doc_all = self.lexicon.bm25_scores("article", terms)
-
-        parts = [self._dense_hits("sentences", q, allowed),
-                 self._dense_hits("passages", q, allowed),
-                 self._top(b_sent_all, LEXICAL_CANDIDATES, allowed),
-                 self._top(b_ctx_all, LEXICAL_CANDIDATES, allowed)]
-        doc_scores = b_doc_all.copy()
+        ev = self.version.evidence(question, q)
+        terms = ev.terms
+        parts = [ev.dense("sentences", DENSE_CANDIDATES, allowed),
+                 ev.dense("passages", DENSE_CANDIDATES, allowed),
+                 ev.top("sentence", LEXICAL_CANDIDATES, allowed),
+                 ev.top("context", LEXICAL_CANDIDATES, allowed)]
+        allowed_articles = None
         if allowed is not None:
-            allowed_articles = np.zeros(len(doc_scores), dtype=bool)
+            allowed_articles = np.zeros(len(self.article_rows), dtype=bool)
             allowed_articles[self.row_article[allowed]] = True
-            doc_scores[~allowed_articles] = -np.inf
-        for a in self._top(doc_scores, TOP_ARTICLES, None):
+        for a in ev.top("article", TOP_ARTICLES, allowed_articles):
             first = self.article_first_row[a]
             parts.append(np.arange(first, first + min(self.article_rows[a], ARTICLE_ROWS_CAP)))
         if extra is not None:
@@ -246,19 +207,22 @@ class Ranker:
         # one gather of the (memory-mapped) vectors the candidates and neighbours need
         needed, where = np.unique(np.concatenate([both, prev_rows, next_rows]),
                                   return_inverse=True)
-        similarity = self.sentences[needed] @ q
+        articles = self.row_article[both]
+        ev.prefetch(needed, np.unique(articles))
+        similarity = ev.vectors("sentences", needed) @ q
         d_sent = similarity[where[:m]]
         d_prev = np.where(has_prev, similarity[where[m:2 * m]], -1.0)
         d_next = np.where(has_next, similarity[where[2 * m:]], -1.0)
         order = np.argsort(both, kind="stable")  # gathers in row order read pages in order
         d_pass = np.empty(m, dtype=np.float32)
-        d_pass[order] = self.passages[both[order]] @ q
+        d_pass[order] = ev.vectors("passages", both[order]) @ q
         d_nb = np.maximum(d_prev, d_next)
         d_nb = np.where(d_nb < -0.5, d_sent, d_nb)  # a one-sentence article: its own score
-        b_prev = np.where(has_prev, b_sent_all[prev_rows], 0.0)
-        b_next = np.where(has_next, b_sent_all[next_rows], 0.0)
+        b_sent_near = ev.bm25("sentence", needed)
+        b_sent = b_sent_near[where[:m]]
+        b_prev = np.where(has_prev, b_sent_near[where[m:2 * m]], 0.0)
+        b_next = np.where(has_next, b_sent_near[where[2 * m:]], 0.0)
         # an article's best sentence among the rows we looked at
-        articles = self.row_article[both]
         docmax = np.full(len(self.article_rows), -1.0, dtype=np.float32)
         np.maximum.at(docmax, articles, np.maximum(d_sent, d_nb))
         raw = np.stack([
@@ -266,14 +230,14 @@ class Ranker:
             d_pass,
             d_nb,
             docmax[articles],
-            b_sent_all[both],
-            b_ctx_all[both],
-            b_doc_all[articles],
+            b_sent,
+            ev.bm25("context", both),
+            ev.bm25("article", articles),
             np.maximum(b_prev, b_next),
-            self.lexicon.coverage("sentence", terms, both),
-            self.lexicon.coverage("context", terms, both),
+            ev.coverage("sentence", both),
+            ev.coverage("context", both),
         ], axis=1).astype(np.float32)
-        cov_article = self.lexicon.coverage("article", terms, articles)
+        cov_article = ev.coverage("article", articles)
 
         ref = raw[len(pool):]
         mean = ref.mean(axis=0)
@@ -281,9 +245,9 @@ class Ranker:
         z = (raw - mean) / np.where(std > 1e-6, std, 1.0)
         n_pool = len(pool)
         return (Candidates(pool, z[:n_pool], raw[:n_pool], cov_article[:n_pool],
-                           articles[:n_pool], terms, allowed),
+                           articles[:n_pool], terms, ev, allowed),
                 Candidates(sample, z[n_pool:], raw[n_pool:], cov_article[n_pool:],
-                           articles[n_pool:], terms, allowed))
+                           articles[n_pool:], terms, ev, allowed))
 
     # --- ranking ------------------------------------------------------------------------
     def features(self, question: str, pool: Candidates) -> np.ndarray:
@@ -312,8 +276,8 @@ class Ranker:
         f[:, col["first"]] = position == 0
         if self.text_of is not None:
             f[:, col["len_log"]] = self._length(rows)
-        f[:, col["names_sent"]] = self._names("sentence", pool.terms, rows)
-        f[:, col["names_ctx"]] = self._names("context", pool.terms, rows)
+        f[:, col["names_sent"]] = pool.evidence.names("sentence", rows)
+        f[:, col["names_ctx"]] = pool.evidence.names("context", rows)
         if self.types is None:
             return f
         # Word pairs and typed expressions read the sentences' words: only for the best
@@ -324,7 +288,7 @@ class Ranker:
         # word pairs need words of the question in the context: skip rows with none
         some = focus & (raw[:, FEATURES.index("c_ctx")] > 0)
         f[some, col["bigram_sent"]], f[some, col["bigram_ctx"]] = \
-            self._bigrams(question, rows[some], pool.allowed)
+            self._bigrams(question, rows[some], pool.allowed, pool.evidence)
         kind = answer_types.question_type(question)
         f_all, f = f, f[focus]
         rows = rows[focus]
@@ -369,14 +333,26 @@ class Ranker:
             self._bigram_memo[row] = found
         return found
 
-    def _bigrams(self, question: str, rows: np.ndarray,
-                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _bigrams(self, question: str, rows: np.ndarray, allowed: np.ndarray | None = None,
+                 evidence: Evidence | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per row: share of the question's word pairs (consecutive content words, stemmed)
         found in the sentence, and in the sentence with its neighbours."""
-        tokens = lexical.tokenize(question)
-        wanted = {f"|{a} {b}|" for a, b in zip(tokens, tokens[1:], strict=False)}
         sent = np.zeros(len(rows), dtype=np.float32)
         ctx = np.zeros(len(rows), dtype=np.float32)
+        if evidence is not None and len(rows):
+            beside = [np.where(self.has_prev[rows], rows - 1, -1),
+                      np.where(self.has_next[rows], rows + 1, -1)]
+            if allowed is not None:
+                beside = [np.where(allowed[np.maximum(r, 0)], r, -1) for r in beside]
+            mine = evidence.pairs_found(question, [rows])
+            if mine is not None:  # the words kept at build: no text read, no tokenizing
+                context = evidence.pairs_found(question, [rows, *beside])
+                assert context is not None
+                if mine[1] == 0:
+                    return sent, ctx
+                return mine[0] / mine[1], context[0] / context[1]
+        tokens = lexical.tokenize(question)
+        wanted = {f"|{a} {b}|" for a, b in zip(tokens, tokens[1:], strict=False)}
         if not wanted:
             return sent, ctx
 
@@ -394,18 +370,6 @@ class Ranker:
             sent[i] = len(own)
             ctx[i] = len(near)
         return sent / len(wanted), ctx / len(wanted)
-
-    def _names(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
-        """Per row: share of the question's capitalised words it contains (1: none asked)."""
-        if terms.name_count == 0:
-            return np.ones(len(rows), dtype=np.float32)
-        if len(terms.name_ids) == 0:
-            return np.zeros(len(rows), dtype=np.float32)
-        postings = self.lexicon.postings[level]
-        found = np.zeros(len(rows), dtype=np.float32)
-        for word in terms.name_ids:
-            found += np.isin(rows, postings.items[postings.of(int(word))])
-        return found / terms.name_count
 
     def rank(self, question: str, q: np.ndarray, allowed: np.ndarray | None = None,
              model: Model | None = None, prior: np.ndarray | None = None) -> Ranking:
@@ -488,8 +452,8 @@ class Ranker:
             pool.coverage_article[top],
             *agree,
             float(np.mean(pool.articles[order[:5]] == article)),
-            self.lexicon.name_coverage("article", pool.terms, article),
-            self.lexicon.name_coverage("context", pool.terms, row),
+            float(pool.evidence.names("article", np.array([article]))[0]),
+            float(pool.evidence.names("context", np.array([row]))[0]),
             float(typed),
             t_top,
             t_article,

@@ -1,7 +1,8 @@
 """Building an index version: read articles, split sentences, embed, write, switch atomically.
 
 Unchanged articles (same content hash, same model) reuse the previous version's
-sentences and embeddings. Only one build runs at a time (a file lock).
+sentences and embeddings. Only one build runs at a time (a file lock, or with `state_dsn` a
+PostgreSQL advisory lock that builds on every machine see).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from index.database import writer_lock
 from index.errors import (
     ArticleRejected,
     BuildInProgress,
@@ -67,20 +69,14 @@ def configured_sources(settings: IndexSettings) -> list[Source]:
 
 
 @contextmanager
-def build_lock(data_dir: Path) -> Iterator[None]:
-    from filelock import FileLock, Timeout
+def build_lock(settings: IndexSettings) -> Iterator[None]:
+    """One build at a time: `<data_dir>/build.lock`, or with `state_dsn` a lock that every
+    machine sees (`index.database.writer_lock`)."""
+    def busy(where: str) -> BuildInProgress:
+        return BuildInProgress(f"a build {where} is already running; wait for it to finish")
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(data_dir / "build.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise BuildInProgress(f"a build of {data_dir} is already running; "
-                              "wait for it to finish") from None
-    try:
+    with writer_lock(settings, "build", busy=busy):
         yield
-    finally:
-        lock.release()
 
 
 @dataclass
@@ -136,7 +132,7 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
     """
     started = time.perf_counter()
     report = progress or (lambda p: None)
-    with build_lock(settings.data_dir):
+    with build_lock(settings):
         versions.remove_stale(settings.data_dir, keep=None)
         todo = sources if sources is not None else configured_sources(settings)
         report(BuildProgress("reading", 0, len(todo)))
@@ -157,7 +153,15 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
                 and previous.manifest.get("text_format") == TEXT_FORMAT
                 and previous.manifest.get("faiss") == faiss_kind(settings.faiss_index,
                                                                   old_count)):
-            return BuildReport(previous.version.name, len(articles), old_count, 0,
+            served = previous.version.name
+            if settings.storage_backend == "milvus":
+                from index.storage import milvus
+
+                if milvus.current_fingerprint(settings) != fingerprint:
+                    # built here, but Milvus serves something else: publish this version
+                    milvus.remove_unfinished(settings)
+                    served = milvus.publish(settings, previous.version, _publishing(report))
+            return BuildReport(served, len(articles), old_count, 0,
                                len(articles), tuple(skipped),
                                time.perf_counter() - started, unchanged=True)
 
@@ -180,11 +184,23 @@ def build(settings: IndexSettings, progress: ProgressCallback | None = None,
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        if settings.storage_backend == "milvus":
+            # answerers read Milvus only; the files version stays here for the next build to
+            # reuse its vectors. What a dead build left in Milvus is never visible (the alias
+            # is switched last) and is dropped first.
+            from index.storage import milvus
+
+            milvus.remove_unfinished(settings)
+            name = milvus.publish(settings, final, _publishing(report))
         versions.switch_to(settings.data_dir, final)
         versions.remove_stale(settings.data_dir, keep=final)
         return BuildReport(name, len(articles), counts[0], counts[1],
                            len(articles) - counts[1], tuple(skipped),
                            time.perf_counter() - started)
+
+
+def _publishing(report: ProgressCallback) -> Callable[[int, int], None]:
+    return lambda done, total: report(BuildProgress("writing", done, total))
 
 
 def _write_version(settings: IndexSettings, work: Path, articles: list[Article],

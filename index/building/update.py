@@ -47,8 +47,8 @@ def update(settings: IndexSettings, *, address_allowed: AddressPolicy | None = N
     Raises UpdateInProgress when another update runs, FeedError when no feed is followed.
     """
     started = time.perf_counter()
-    with update_lock(settings.data_dir):
-        store = FeedStore(settings.data_dir)
+    with update_lock(settings):
+        store = FeedStore(settings)
         feeds = followed(settings, store)
         if not feeds and not store.needs_build():
             raise FeedError("no feeds are followed; add one with `citebot-index feed add URL` "

@@ -71,7 +71,7 @@ def feed_remove(ctx: click.Context, url: str, drop_articles: bool) -> None:
         if drop_articles:
             try:
                 print_report(run_build(settings))
-                FeedStore(settings.data_dir).mark_indexed()
+                FeedStore(settings).mark_indexed()
             except NothingToIndex:
                 click.echo("No articles are left to index; the current index keeps serving "
                            "until a build has articles to index.", err=True)

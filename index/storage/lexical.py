@@ -115,6 +115,69 @@ class Postings:
         return postings
 
 
+@dataclass(frozen=True)
+class SentenceWords:
+    """Each sentence's stemmed content words in order, as vocabulary ids: sentence r's are
+    `ids[starts[r]:starts[r + 1]]`. Kept at build so that the word pairs a question shares
+    with a candidate are found without reading and tokenizing its text."""
+
+    starts: np.ndarray
+    ids: np.ndarray
+
+    @classmethod
+    def build(cls, token_lists: Sequence[Sequence[str]], vocab: dict[str, int]
+              ) -> SentenceWords:
+        lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64,
+                              count=len(token_lists))
+        starts = np.zeros(len(token_lists) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        ids = np.fromiter((vocab[t] for tokens in token_lists for t in tokens),
+                          dtype=np.int32, count=int(starts[-1]))
+        return cls(starts, ids)
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / "words-starts.npy", self.starts)
+        np.save(folder / "words-ids.npy", self.ids)
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> SentenceWords | None:
+        if not (folder / "words-starts.npy").is_file():
+            return None
+        words = cls(np.load(folder / "words-starts.npy", mmap_mode="r"),
+                    np.load(folder / "words-ids.npy", mmap_mode="r"))
+        if len(words.starts) != size + 1 or int(words.starts[-1]) != len(words.ids):
+            raise ValueError("the sentence words do not match the postings")
+        return words
+
+    def pairs_found(self, groups: Sequence[np.ndarray], codes: np.ndarray,
+                    vocab_size: int) -> np.ndarray:
+        """For candidate i, how many distinct pairs of `codes` (sorted, see
+        `Lexicon.pair_ids`) occur as consecutive words in any of the sentences
+        `groups[k][i]` (k over the groups; a row of -1 stands for no sentence)."""
+        count = len(groups[0])
+        out = np.zeros(count, dtype=np.float32)
+        if count == 0 or len(codes) == 0:
+            return out
+        rows = np.concatenate(groups).astype(np.int64)
+        owner = np.tile(np.arange(count), len(groups))
+        valid = rows >= 0
+        rows, owner = rows[valid], owner[valid]
+        begin = np.asarray(self.starts[rows])
+        npairs = np.maximum(np.asarray(self.starts[rows + 1]) - begin - 1, 0)
+        total = int(npairs.sum())
+        if total == 0:
+            return out
+        first = np.cumsum(npairs) - npairs
+        at = np.repeat(begin - first, npairs) + np.arange(total)
+        pair = np.asarray(self.ids[at]).astype(np.int64) * vocab_size \
+            + np.asarray(self.ids[at + 1])
+        found = np.minimum(np.searchsorted(codes, pair), len(codes) - 1)
+        hit = codes[found] == pair
+        keys = np.unique(np.repeat(owner, npairs)[hit] * len(codes) + found[hit])
+        np.add.at(out, keys // len(codes), 1.0)
+        return out
+
+
 @dataclass
 class QueryTerms:
     """The question's stemmed content words that occur in the corpus, with their weights."""
@@ -139,10 +202,13 @@ class Lexicon:
     """BM25 and coverage at the three levels, for one index version."""
 
     def __init__(self, vocab: dict[str, int], idf: np.ndarray,
-                 postings: dict[str, Postings], stopwords: frozenset[str]) -> None:
+                 postings: dict[str, Postings], stopwords: frozenset[str],
+                 words: SentenceWords | None = None) -> None:
         self.vocab = vocab
         self.idf = idf
         self.postings = postings
+        #: each sentence's words in order (None in an index built before they were kept)
+        self.words = words
         #: the list the index was built with, kept with it (and answering needs no bm25s)
         self.stopwords = stopwords
         self.max_idf = float(idf.max()) if len(idf) else 1.0
@@ -161,7 +227,8 @@ class Lexicon:
         n = max(1, len(sentence_tokens))
         df = np.diff(postings["sentence"].starts)  # sentences holding each word
         idf = np.log((n + 1) / (df + 0.5)).astype(np.float32)
-        return cls(vocab, idf, postings, _stopwords())
+        return cls(vocab, idf, postings, _stopwords(),
+                   SentenceWords.build(sentence_tokens, vocab))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -172,6 +239,8 @@ class Lexicon:
         np.save(folder / "idf.npy", self.idf)
         for name, postings in self.postings.items():
             postings.save(folder, name)
+        if self.words is not None:
+            self.words.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> Lexicon:
@@ -183,7 +252,28 @@ class Lexicon:
         if len(idf) != len(vocab) or any(len(p.starts) != len(vocab) + 1
                                          for p in postings.values()):
             raise ValueError("the vocabulary does not match the postings")
-        return cls(vocab, idf, postings, stopwords)
+        words = SentenceWords.load(folder, postings["sentence"].size)
+        return cls(vocab, idf, postings, stopwords, words)
+
+    def pairs_found(self, question: str, groups: Sequence[np.ndarray]
+                    ) -> tuple[np.ndarray, int] | None:
+        """`SentenceWords.pairs_found` for the question's pairs, with how many pairs it has;
+        None when the index keeps no sentence words (built before they were kept)."""
+        if self.words is None:
+            return None
+        codes, count = self.pair_ids(question)
+        return self.words.pairs_found(groups, codes, len(self.vocab)), count
+
+    def pair_ids(self, question: str) -> tuple[np.ndarray, int]:
+        """The question's word pairs (consecutive content words, stemmed, as in
+        `tokenize`) as sorted codes of vocabulary ids, and how many distinct pairs it has
+        (pairs with a word no sentence uses count, but cannot be found)."""
+        tokens = tokenize(question)
+        pairs = set(zip(tokens, tokens[1:], strict=False))
+        size = len(self.vocab)
+        codes = sorted({self.vocab[a] * size + self.vocab[b] for a, b in pairs
+                        if a in self.vocab and b in self.vocab})
+        return np.array(codes, dtype=np.int64), len(pairs)
 
     def query(self, question: str) -> QueryTerms:
         tokens = list(dict.fromkeys(tokenize(question, self.stopwords)))

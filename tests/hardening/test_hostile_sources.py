@@ -132,7 +132,7 @@ async def test_an_html_article_is_indexed_without_its_scripts_under_a_safe_name(
     ask = await run.fake.slash("ask", user=run.member, guild=run.guild,
                                question="When were the Wexley tide tables published?")
     reply = text_of(await run.fake.reply_to(ask))
-    assert "a week earlier than usual" in reply and "INJECTED" not in reply
+    assert "**a week earlier** than usual" in reply and "INJECTED" not in reply
 
 
 # --- URLs ---------------------------------------------------------------------------------

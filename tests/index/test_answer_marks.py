@@ -108,3 +108,21 @@ def test_runners_up_of_whole_sentence_questions_are_cited_as_before(
                   "Officials said 96 people")
     cited = index.answer("Why did people cross the Channel?").citations
     assert [c.text[:14] for c in cited] == ["A record 1,104", "No small boats", "Officials said"]
+
+
+def test_on_a_hundred_typed_questions_every_mark_is_the_article_text_at_its_offsets(
+        dated: Index) -> None:
+    texts = {a.doc_id: a.text for a in dated.articles}
+    sentences = [dated.rows.text(i) for i in range(len(dated.rows))]
+    marked = 0
+    for text in sentences:
+        words = " ".join(text.rstrip(".").split()[2:9])
+        for lead in ("Who", "When", "How many", "Where", "Which country"):
+            for c in dated.answer(f"{lead} {words}?").citations:
+                if c.answer_start is None or c.answer_end is None:
+                    continue
+                marked += 1
+                assert texts[c.doc_id][c.answer_start:c.answer_end] == c.answer
+                assert texts[c.doc_id][c.start:c.end] == c.text
+                assert c.start <= c.answer_start < c.answer_end <= c.end
+    assert marked >= 50

@@ -15,6 +15,7 @@ from index import Index, IndexSettings
 from index.building.update import update
 from index.cli.main import cli
 from index.ingest.feeds import feeds_dir, list_feeds
+from tests.conftest import both_states
 from tests.feed_site import Entry, FeedSite
 
 pytestmark = pytest.mark.slow
@@ -30,11 +31,12 @@ FERRY = Entry("ferry-timetable", "Winter ferry timetable", [
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_dsn: str) -> Any:
     """`run(*args)` runs `citebot-index` on a data dir of its own, feeds only, private
-    addresses allowed (the site is on 127.0.0.1)."""
+    addresses allowed (the site is on 127.0.0.1); the feeds' state in PostgreSQL for the
+    tests marked `both_states`."""
     for key, value in {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "CITEBOT_SOURCES": "",
-                       "CITEBOT_FETCH_ALLOW_PRIVATE": "1",
+                       "CITEBOT_FETCH_ALLOW_PRIVATE": "1", "CITEBOT_STATE_DSN": state_dsn,
                        "CITEBOT_CONFIG": str(tmp_path / "none.toml")}.items():
         monkeypatch.setenv(key, value)
 
@@ -75,6 +77,7 @@ def test_the_headline_is_the_title_not_a_quotable_sentence(site: FeedSite, run: 
     assert "Harbour wall approved" not in quoted
 
 
+@both_states
 def test_a_new_entry_is_embedded_alone_and_nothing_new_is_cheap(site: FeedSite, run: Any
                                                                 ) -> None:
     url = site.set_feed("/feed.xml", [HARBOUR])
@@ -98,6 +101,7 @@ def test_a_new_entry_is_embedded_alone_and_nothing_new_is_cheap(site: FeedSite, 
     assert run("sources").output.splitlines()[-1] == version
 
 
+@both_states
 def test_a_changed_entry_replaces_its_old_sentences(site: FeedSite, run: Any) -> None:
     url = site.set_feed("/feed.xml", [HARBOUR])
     run("feed", "add", url)
@@ -116,6 +120,7 @@ def test_a_changed_entry_replaces_its_old_sentences(site: FeedSite, run: Any) ->
     assert len(sources) == 1  # one article, replaced in place
 
 
+@both_states
 def test_feed_list_and_remove_with_drop_articles(site: FeedSite, run: Any) -> None:
     url = site.set_feed("/feed.xml", [HARBOUR, FERRY])
     run("feed", "add", url, "--collection", "club")
@@ -148,13 +153,16 @@ def test_feeds_from_the_setting_are_followed(site: FeedSite, tmp_path: Path) -> 
     assert Index.open(settings).article_count == 1
 
 
-def test_the_newest_articles_are_kept_within_the_cap(site: FeedSite, tmp_path: Path) -> None:
+@both_states
+def test_the_newest_articles_are_kept_within_the_cap(site: FeedSite, tmp_path: Path,
+                                                     state_dsn: str) -> None:
     entries = [Entry(f"n{i}", f"Council notice {i}", [
         f"Notice {i}: the council meets on day {i} of the month to discuss the harbour."],
         published=f"2026-11-{10 + i:02d}T09:00:00+00:00") for i in range(4)]
     url = site.set_feed("/feed.xml", entries[:3])
     settings = IndexSettings(data_dir=tmp_path / "data", sources=(), feeds=(url,),
-                             fetch_allow_private=True, feed_max_articles=2)
+                             fetch_allow_private=True, feed_max_articles=2,
+                             state_dsn=state_dsn)
     first = update(settings).feeds[0]
     assert (first.new, first.skipped_cap) == (2, 1)
     site.set_feed("/feed.xml", entries)
@@ -165,14 +173,16 @@ def test_the_newest_articles_are_kept_within_the_cap(site: FeedSite, tmp_path: P
     assert len(list(feeds_dir(settings).rglob("*.txt"))) == 2
 
 
+@both_states
 def test_an_update_that_meets_a_running_build_indexes_at_the_next(site: FeedSite,
-                                                                    tmp_path: Path) -> None:
+                                                                    tmp_path: Path,
+                                                                    state_dsn: str) -> None:
     from index.building.builder import build_lock
 
     url = site.set_feed("/feed.xml", [HARBOUR])
     settings = IndexSettings(data_dir=tmp_path / "data", sources=(), feeds=(url,),
-                             fetch_allow_private=True)
-    with build_lock(settings.data_dir):  # another build is running
+                             fetch_allow_private=True, state_dsn=state_dsn)
+    with build_lock(settings):  # another build is running
         held = update(settings)
     assert held.feeds[0].new == 1 and held.build is None and held.indexed == ()
     assert "a build is running" in (held.build_error or "")
