@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
+from index import Index
 from index.answer import answer_types, followup
-from index.cli.evaluate import eval_dir
+from index.cli.evaluate import conversation_results, eval_dir
 from training import generate_conversations, generate_questions
 
 SENTENCE = ("Jordan Bardella, the leader of the National Rally party, said on Tuesday that "
@@ -62,3 +64,25 @@ def test_thousands_of_generated_questions_of_every_kind_point_at_their_answers()
         assert text[q["answer_start"]:q["answer_start"] + len(q["answer"])] == q["answer"]
         copied += q["question"].rstrip("?") in text
     assert copied < len(found) / 50  # worded apart from the sentence, not copied out of it
+
+
+def test_a_generated_conversation_is_asked_in_its_context_and_scored_by_its_answer(
+        bundled: Index, tmp_path: Path) -> None:
+    """`citebot-index eval --conversations`: turn 2 is read as a follow-up of turn 1 and
+    counted right when its top quote holds the answer; only the chosen split is asked."""
+    [article] = bundled.articles
+    text = article.text
+
+    def turn(question: str, answer: str) -> dict[str, object]:
+        return {"question": question, "answer": answer, "answer_start": text.index(answer)}
+
+    item = {"doc_id": article.doc_id, "kind": "pronoun", "turns": [
+        turn("What is the name of the National Rally leader?", "Jordan Bardella"),
+        turn("Who does he believe will lead Reform UK to victory?", "Nigel Farage")]}
+    path = tmp_path / "conversations.jsonl"
+    path.write_text("".join(json.dumps({**item, "id": f"c{i}", "split": split}) + "\n"
+                            for i, split in enumerate(("held", "train", "train"))))
+    held = conversation_results(bundled, path, "held")
+    assert (held.conversations, held.turn1_correct, held.read_as_follow_up,
+            held.correct_in_context) == (1, 1, 1, 1)
+    assert conversation_results(bundled, path, "train").conversations == 2
