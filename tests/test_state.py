@@ -526,3 +526,25 @@ async def test_a_bot_that_cannot_reach_postgresql_at_start_exits_to_be_restarted
         pass
     assert bad.process.returncode == 2, bad.output[-2000:]
     assert "state_password_file" in bad.output
+
+
+@pytest.mark.slow
+def test_a_build_while_postgresql_is_down_says_so_and_the_index_keeps_serving(
+        own_pg_server: Any, tmp_path: Path) -> None:
+    from index import Index, build
+    from index.settings import BUNDLED_CORPUS
+
+    settings = IndexSettings(data_dir=tmp_path / "data", sources=(BUNDLED_CORPUS,),
+                             state_dsn=own_pg_server.new_database())
+    first = build(settings)
+    own_pg_server.pause()
+    try:
+        with pytest.raises(StateUnavailable, match="the state database postgresql://citebot@"
+                                                   "127.0.0.1:.* cannot be used"):
+            build(settings)
+        index = Index.open(settings)  # the version built before serves on
+        assert index.version == first.version
+        assert "Bardella" in index.answer("Who leads the National Rally party?"
+                                          ).citations[0].text
+    finally:
+        own_pg_server.resume()
