@@ -126,6 +126,7 @@ def outage(server: Any, dsn: str, folder: Path) -> dict[str, Any]:
     from bot.ratelimit import SharedRateLimiter
     from bot.store import open_store
     from index import IndexSettings, StateUnavailable
+    from index.database import RETRY_AFTER
 
     store = open_store(IndexSettings(data_dir=folder, state_dsn=dsn), folder / "unused")
     limiter = SharedRateLimiter(5, 30, store.database)
@@ -154,12 +155,47 @@ def outage(server: Any, dsn: str, folder: Path) -> dict[str, Any]:
         stopped = time.perf_counter()
         server.resume()
         out["server restart, s"] = round(time.perf_counter() - stopped, 2)
-    back = time.perf_counter()
-    store.last_answer(1, 10)
-    out["first call after the restart, ms"] = round((time.perf_counter() - back) * 1000, 1)
+    out["until a call succeeds after the restart, s"] = round(_until_up(store), 2)
     out["calls after the restart, ms"] = _ms([_timed(lambda: store.last_answer(1, 10))
                                               for _ in range(50)])
+    # a network partition: the port listens but never answers (no refusal)
+    import socket
+
+    time.sleep(RETRY_AFTER)
+    server.pause()
+    with socket.socket() as hung:
+        hung.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hung.bind(("127.0.0.1", server.port))
+        hung.listen(64)
+        try:
+            first, message = failing(lambda: store.last_answer(1, 10))
+            out["partition: first call, s"] = round(first, 2)
+            out["partition: message"] = message
+            out["partition: next calls (within the retry window), ms"] = _ms(
+                [failing(lambda: store.last_answer(1, 10))[0] for _ in range(20)])
+            time.sleep(RETRY_AFTER)
+            start = time.perf_counter()
+            asyncio.run(limiter.check(3))
+            out["partition: rate-limit check as the bot awaits it, s"] = round(
+                time.perf_counter() - start, 2)
+        finally:
+            hung.close()
+            server.resume()
+    out["partition: until a call succeeds after it ends, s"] = round(_until_up(store), 2)
     return out
+
+
+def _until_up(store: Any) -> float:
+    """Seconds until a store call succeeds (tried every 50 ms)."""
+    from index import StateUnavailable
+
+    start = time.perf_counter()
+    while True:
+        try:
+            store.last_answer(1, 10)
+            return time.perf_counter() - start
+        except StateUnavailable:
+            time.sleep(0.05)
 
 
 def _table_rows(database: Any) -> dict[str, int]:
@@ -185,7 +221,7 @@ async def two_bots(server: Any, folder: Path) -> dict[str, Any]:
     guilds = [fake.add_guild(f"Shard {n}", shard=n) for n in (0, 1)]
     reader, other = fake.add_user("reader"), fake.add_user("other")
     env = {"CITEBOT_SHARD_COUNT": "2", "CITEBOT_STATE_DSN": dsn,
-           "CITEBOT_RATE_LIMIT_COUNT": "20", "CITEBOT_LOG_LEVEL": "WARNING"}
+           "CITEBOT_RATE_LIMIT_COUNT": "100", "CITEBOT_LOG_LEVEL": "WARNING"}
 
     replies: list[Any] = []
 
@@ -238,9 +274,19 @@ async def two_bots(server: Any, folder: Path) -> dict[str, Any]:
                 server.resume()
             out["while PostgreSQL is down: reply s, text"] = [
                 (round(s, 2), text[:160]) for s, text in down]
-            back = [await ask(guild, other) for guild in guilds]
-            out["after it is back: reply s, text"] = [(round(s, 2), text[:80])
-                                                     for s, text in back]
+            back = []
+            for guild in guilds:  # asked every half second until answered
+                start, refused = time.perf_counter(), 0
+                while True:
+                    seconds, text = await ask(guild, other)
+                    if "National Rally" in text:
+                        break
+                    refused += 1
+                    await asyncio.sleep(0.5)
+                back.append({"until answered, s": round(time.perf_counter() - start, 2),
+                             "refused before": refused, "last reply s": round(seconds, 2),
+                             "text": text[:80]})
+            out["after it is back"] = back
             out["both processes still running"] = (first.process.returncode is None
                                                    and second.process.returncode is None)
     finally:

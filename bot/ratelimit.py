@@ -54,6 +54,8 @@ class RateLimiter:
 #: seconds a check waits for a pooled connection: a slash command must be acknowledged
 #: within Discord's 3 s, so past this the count is this process's own
 _WAIT = 1.0
+#: seconds a check waits in all, whatever the network does
+_CHECK_SECONDS = 1.5
 
 #: one hit in this many also deletes the rows of askers idle for a whole window
 _SWEEP_EVERY = 200
@@ -105,4 +107,12 @@ class SharedRateLimiter(RateLimiter):
         super().forget(key)
 
     async def check(self, key: int) -> float:
-        return await asyncio.to_thread(self.hit, key)
+        # a slash command is acknowledged after this check, within Discord's 3 s: a server
+        # that does not answer (a network partition: no refusal, connect_timeout runs out)
+        # must not hold it, so past `_CHECK_SECONDS` this process counts by itself
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.hit, key), _CHECK_SECONDS)
+        except TimeoutError:
+            log.warning("rate limit counted in this process only: the state database did "
+                        "not answer within %.1f s", _CHECK_SECONDS)
+            return super().hit(key)

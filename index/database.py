@@ -249,7 +249,12 @@ _pools: dict[tuple[str, str], Any] = {}
 _pools_lock = threading.Lock()
 _migrated: set[tuple[str, str, int]] = set()
 #: the pools (keys) whose server could not be reached last time: tried directly until it can
-_down: set[tuple[str, str]] = set()
+#: DSNs (pool keys) whose server could not be reached: (when to try again, why). In between,
+#: calls fail at once with that reason: a server that does not answer at all (a network
+#: partition) would otherwise cost every call the whole `CONNECT_TIMEOUT`
+_down: dict[tuple[str, str], tuple[float, str]] = {}
+#: seconds between two connection attempts while the server cannot be reached
+RETRY_AFTER = 2.0
 
 
 def close_pools() -> None:
@@ -258,6 +263,7 @@ def close_pools() -> None:
         for pool in _pools.values():
             pool.close()
         _pools.clear()
+        _down.clear()
 
 
 atexit.register(close_pools)
@@ -339,7 +345,10 @@ class PostgresDatabase(Database):
         import psycopg
         from psycopg_pool import PoolTimeout
 
-        if self._key in _down:
+        down = _down.get(self._key)
+        if down is not None:
+            if time.monotonic() < down[0]:
+                raise StateUnavailable(down[1])
             with self._own_transaction() as tx:
                 yield tx
             return
@@ -351,8 +360,11 @@ class PostgresDatabase(Database):
             with self._own_transaction() as tx:
                 yield tx
         except psycopg.OperationalError as exc:
-            _down.add(self._key)
-            raise self._unreachable(exc) from None
+            raise self._mark_down(self._unreachable(exc)) from None
+
+    def _mark_down(self, error: StateUnavailable) -> StateUnavailable:
+        _down[self._key] = (time.monotonic() + RETRY_AFTER, str(error))
+        return error
 
     @contextmanager
     def _own_transaction(self) -> Iterator[_PgTx]:
@@ -360,18 +372,15 @@ class PostgresDatabase(Database):
 
         try:
             conn = self.connect()
-        except StateUnavailable:
-            _down.add(self._key)
-            raise
-        if self._key in _down:
-            _down.discard(self._key)
+        except StateUnavailable as exc:
+            raise self._mark_down(exc) from None
+        if _down.pop(self._key, None) is not None:
             log.warning("the state database %s can be used again", self._where)
         try:
             with conn.transaction():
                 yield _PgTx(conn)
         except psycopg.OperationalError as exc:
-            _down.add(self._key)
-            raise self._unreachable(exc) from None
+            raise self._mark_down(self._unreachable(exc)) from None
         finally:
             conn.close()
 

@@ -6,7 +6,9 @@ on one blocks the others, and the schema is migrated once however many start at 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -28,6 +30,7 @@ from index import (
     StateUnavailable,
     state_database,
 )
+from index.database import RETRY_AFTER
 from tests.conftest import both_states
 from tests.state_rows import execute, rows_with
 
@@ -493,7 +496,8 @@ async def test_while_postgresql_is_down_askers_are_told_and_answers_come_back_af
         assert run.bot.is_ready() and not run.bot.is_closed()  # it keeps running
     finally:
         own_pg_server.resume()
-    assert LEADER in await slash()  # no restart: the pool connects again by itself
+    await asyncio.sleep(RETRY_AFTER)  # while it was down, calls failed at once for this long
+    assert LEADER in await slash()  # no restart: the next call connects again by itself
     assert LEADER in await mention()
     logged = [r.getMessage() for r in run.errors.records]
     assert logged and all("the state database postgresql://citebot@127.0.0.1:" in line
@@ -526,3 +530,58 @@ async def test_a_bot_that_cannot_reach_postgresql_at_start_exits_to_be_restarted
         pass
     assert bad.process.returncode == 2, bad.output[-2000:]
     assert "state_password_file" in bad.output
+
+
+@pytest.mark.slow
+def test_a_build_while_postgresql_is_down_says_so_and_the_index_keeps_serving(
+        own_pg_server: Any, tmp_path: Path) -> None:
+    from index import Index, build
+    from index.settings import BUNDLED_CORPUS
+
+    settings = IndexSettings(data_dir=tmp_path / "data", sources=(BUNDLED_CORPUS,),
+                             state_dsn=own_pg_server.new_database())
+    first = build(settings)
+    own_pg_server.pause()
+    try:
+        with pytest.raises(StateUnavailable, match="the state database postgresql://citebot@"
+                                                   "127.0.0.1:.* cannot be used"):
+            build(settings)
+        index = Index.open(settings)  # the version built before serves on
+        assert index.version == first.version
+        assert "Bardella" in index.answer("Who leads the National Rally party?"
+                                          ).citations[0].text
+    finally:
+        own_pg_server.resume()
+
+
+async def test_a_server_that_does_not_answer_gets_the_asker_a_reply_in_time(
+        start_bot: Any, own_pg_server: Any) -> None:
+    """A network partition: connections are not refused, they hang until connect_timeout.
+    The slash command must still be acknowledged within Discord's 3 s (the fake enforces
+    it) and say what is wrong; later questions fail at once until a retry succeeds."""
+    from bot.client import STATE_DOWN
+    from tests.test_bot_ask import LEADER, QUESTION, text_of
+
+    run = await start_bot(state_dsn=own_pg_server.new_database())
+
+    async def slash() -> str:
+        ix = await run.fake.slash("ask", user=run.member, guild=run.guild,
+                                  question=QUESTION)
+        return text_of(await run.fake.reply_to(ix, timeout=60))
+
+    assert LEADER in await slash()
+    own_pg_server.pause()
+    with socket.socket() as hung:  # listens on the server's port, never accepts
+        hung.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hung.bind(("127.0.0.1", own_pg_server.port))
+        hung.listen(64)
+        try:
+            assert STATE_DOWN in await slash()
+            assert STATE_DOWN in await slash()
+        finally:
+            hung.close()
+            own_pg_server.resume()
+    await asyncio.sleep(RETRY_AFTER)
+    assert LEADER in await slash()
+    assert run.bot.is_ready()
+    run.errors.records.clear()  # the outage's own lines

@@ -192,7 +192,11 @@ class Ask(commands.Cog):
     async def remember(self, reply: Reply, sent: discord.Message | None) -> None:
         """Note which message showed the answer, so that replies to it are follow-ups."""
         if reply.answer_id is not None and sent is not None:
-            await asyncio.to_thread(self.bot.store.set_message, reply.answer_id, sent.id)
+            try:
+                await asyncio.to_thread(self.bot.store.set_message, reply.answer_id, sent.id)
+            except StateUnavailable as exc:  # the answer is shown: a reply to it is asked anew
+                log.warning("answer %s shown, but not linked to its message: %s",
+                            reply.answer_id, exc)
 
     async def earlier_answer(self, user_id: int, channel: object,
                              replied_to: int | None = None) -> StoredAnswer | None:
