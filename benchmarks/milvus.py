@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -286,8 +287,8 @@ def main(argv: list[str] | None = None) -> None:
         print("milvus-lite or pymilvus is not installed (pip install '.[milvus]'): skipped")
         return
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(SCRATCH / "server", ignore_errors=True)
-    server = MilvusServer(SCRATCH / "server")
+    # a server folder of this run's own (another run may be going on)
+    server = MilvusServer(Path(tempfile.mkdtemp(prefix="server-", dir=SCRATCH)) / "data")
     server.start()
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     try:
@@ -305,6 +306,7 @@ def main(argv: list[str] | None = None) -> None:
             RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     finally:
         server.stop()
+        shutil.rmtree(server.data_dir.parent, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f}; results in {RESULTS}")
 
 
