@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -286,25 +287,29 @@ def main(argv: list[str] | None = None) -> None:
         print("milvus-lite or pymilvus is not installed (pip install '.[milvus]'): skipped")
         return
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(SCRATCH / "server", ignore_errors=True)
-    server = MilvusServer(SCRATCH / "server")
+    # a server folder of this run's own (another run may be going on)
+    server = MilvusServer(Path(tempfile.mkdtemp(prefix="server-", dir=SCRATCH)) / "data")
     server.start()
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     try:
         for part in args.parts.split(","):
             if part == "dev":
-                results["dev"] = part_dev(server, args.dev_questions)
+                figures = part_dev(server, args.dev_questions)
             elif part == "latency":
-                results["latency"] = part_latency(server, args.sentences, args.questions)
+                figures = part_latency(server, args.sentences, args.questions)
             elif part == "follow":
-                results["follow"] = part_follow(server)
+                figures = part_follow(server)
             elif part == "outage":
-                results["outage"] = part_outage(server, args.outage)
-            results["load"] = os.getloadavg()[0]
+                figures = part_outage(server, args.outage)
+            else:
+                raise SystemExit(f"no part {part!r} (dev, latency, follow, outage)")
+            # read again: another run may have written its parts meanwhile
+            results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+            results[part] = figures | {"load": round(os.getloadavg()[0], 1)} if figures else None
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     finally:
         server.stop()
+        shutil.rmtree(server.data_dir.parent, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f}; results in {RESULTS}")
 
 

@@ -178,6 +178,11 @@ def _unblob(text: str, dtype: Any) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=dtype)
 
 
+#: the one "word" of an item without words (Milvus refuses an empty sparse vector): never in
+#: a question, dropped when read back
+NO_WORDS = 2**32 - 2
+
+
 def _sparse_rows(postings: Postings) -> list[dict[int, float]]:
     """Per item, its BM25 weights by word id (the postings turned around)."""
     words = np.repeat(np.arange(len(postings.starts) - 1, dtype=np.int64),
@@ -188,7 +193,7 @@ def _sparse_rows(postings: Postings) -> list[dict[int, float]]:
     bounds = np.searchsorted(items, np.arange(postings.size + 1))
     words_list, weights_list = words.tolist(), weights.tolist()
     return [dict(zip(words_list[bounds[i]:bounds[i + 1]], weights_list[bounds[i]:bounds[i + 1]],
-                     strict=True)) for i in range(postings.size)]
+                     strict=True)) or {NO_WORDS: 1e-6} for i in range(postings.size)]
 
 
 def _schemas(client: Any, dim: int) -> dict[str, Any]:
@@ -519,12 +524,15 @@ class MilvusVersion:
 
 
 def _as_sparse(value: Any) -> dict[int, float]:
+    pairs: Any
     if isinstance(value, dict):
-        return {int(k): float(v) for k, v in value.items()}
-    if hasattr(value, "tocoo"):  # a scipy row
+        pairs = value.items()
+    elif hasattr(value, "tocoo"):  # a scipy row
         coo = value.tocoo()
-        return {int(k): float(v) for k, v in zip(coo.col, coo.data, strict=True)}
-    return {}
+        pairs = zip(coo.col, coo.data, strict=True)
+    else:
+        return {}
+    return {int(k): float(v) for k, v in pairs if int(k) != NO_WORDS}
 
 
 def _filter(allowed: np.ndarray, row_article: np.ndarray) -> str:

@@ -60,6 +60,10 @@ def corpus_copy(folder: Path) -> Path:
     folder.mkdir(parents=True)
     shutil.copytree(BUNDLED_CORPUS, folder / "bundled")
     shutil.copytree(DATED, folder / "dated")
+    # a sentence of stop words only has no BM25 weights (Milvus refuses an empty sparse vector)
+    (folder / "quote.md").write_text("---\ntitle: The harbour wall\n---\nThe harbour wall was "
+                                     "finished in June.\n\nIt is what it is.\n",
+                                     encoding="utf-8")
     return folder
 
 
