@@ -70,10 +70,13 @@ THRESHOLD = 0.5
 #: share of answerable NYT fit questions the default threshold may refuse (the target is
 #: at most 8% on the report questions; one point of margin)
 REFUSE_ANSWERABLE = 0.07
+#: generated questions of each kind asked for the abstention fit (with --gen-abstain)
+GEN_ABSTAIN = 300
 
 
 def train_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "train"
+    """`../shared/train` (next to the eval folder, which CITEBOT_EVAL_DIR may move)."""
+    return evaluate.eval_dir().parent / "train"
 
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -117,8 +120,9 @@ def _code_key() -> str:
 CODE_KEY = _code_key()
 
 
-def question_vectors(index: Index, questions: list[dict[str, Any]], cache: Path) -> np.ndarray:
-    path = cache / f"qvec-{index_key(index)}-{len(questions)}.npy"
+def question_vectors(index: Index, questions: list[dict[str, Any]], cache: Path,
+                     name: str = "") -> np.ndarray:
+    path = cache / f"qvec-{name}{index_key(index)}-{len(questions)}.npy"
     if path.exists():
         return np.load(path)
     vecs = index.encoder.encode([str(q["question"]) for q in questions])
@@ -161,6 +165,23 @@ def extract(index: Index, questions: list[dict[str, Any]], vecs: np.ndarray,
     np.savez(path, x=np.concatenate([x for x, _ in out]), y=np.concatenate([y for _, y in out]),
              bounds=bounds)
     return out
+
+
+def generated_questions(path: Path, kinds: str, held: set[str], per_kind: int
+                        ) -> dict[str, list[dict[str, Any]]]:
+    """The questions of `training/generate_questions.py` of the chosen kinds ("who,when",
+    "all", "none"), none about a held-out Wikipedia article, at most `per_kind` of each
+    (an even subsample, deterministic)."""
+    if kinds == "none":
+        return {}
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: run `python training/generate_questions.py "
+                         "--nyt-fit` first")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for q in load_jsonl(path):
+        if q["doc_id"] not in held and (kinds == "all" or q["kind"] in kinds.split(",")):
+            found.setdefault(str(q["kind"]), []).append(q)
+    return {k: v[::max(1, -(-len(v) // per_kind))] for k, v in sorted(found.items())}
 
 
 # --- the ranking model ----------------------------------------------------------------------
@@ -331,6 +352,18 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="also fit a LightGBM lambdarank model on the same features and "
                              "print both on the kept candidates of the report questions")
+    parser.add_argument("--generated", type=Path,
+                        default=Path("/work/scratch/generated.jsonl.gz"),
+                        help="questions written by training/generate_questions.py")
+    parser.add_argument("--kinds", default="none",
+                        help="generated kinds to add to the ranking fit: comma-separated "
+                             "(who,when,howmany,where,cloze, nyt-who ...), all, or none")
+    parser.add_argument("--per-kind", type=int, default=800,
+                        help="at most this many generated questions of each kind")
+    parser.add_argument("--gen-weight", type=float, default=0.5,
+                        help="weight of a generated question (a Wikipedia question is 1)")
+    parser.add_argument("--gen-abstain", action="store_true",
+                        help="also add generated questions to the abstention fit")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     from threadpoolctl import threadpool_limits
@@ -362,6 +395,18 @@ def main() -> None:
     data_nyt = extract(nyt, fit_nyt_q, nyt_vecs[list(NYT_FIT)], args.cache, "nyt-fit")
     data = data_wiki + data_nyt
     qweights = np.array([1.0] * len(data_wiki) + [NYT_WEIGHT] * len(data_nyt))
+    generated = generated_questions(args.generated, args.kinds, held, args.per_kind)
+    gen_abstain: list[tuple[Index, list[dict[str, Any]], np.ndarray, str]] = []
+    for kind, qs in generated.items():
+        where = nyt if kind.startswith("nyt-") else wiki
+        vecs = question_vectors(where, qs, args.cache, f"gen-{kind}")
+        part = extract(where, qs, vecs, args.cache, f"gen-{kind}-{len(qs)}")
+        print(f"  generated {kind}: {len(qs)} questions", flush=True)
+        data += part
+        qweights = np.concatenate([qweights, np.full(len(part), args.gen_weight)])
+        if args.gen_abstain:
+            step = max(1, len(qs) // GEN_ABSTAIN)
+            gen_abstain.append((where, qs[::step], vecs[::step], f"gen-{kind}-{len(qs)}"))
     weights = fit_ranker(data, qweights)
     # ranking ignores the scale of the scores, but the follow-up prior and the citation
     # margin are added to / compared with them: scale to the round-1 fused score's spread
@@ -389,11 +434,16 @@ def main() -> None:
                     "nyt-fit")
     fit_wiki = asked(wiki, wiki_abstain, wv(wiki_abstain), placeholder, args.cache,
                      "wiki-fit")
-    x = np.concatenate([fit_nyt["x_in"], fit_wiki["x_in"], fit_nyt["x_out"], fit_wiki["x_out"]])
-    n_in = len(fit_nyt["x_in"]) + len(fit_wiki["x_in"])
+    fit_gen = [asked(where, qs, vecs, placeholder, args.cache, name)
+               for where, qs, vecs, name in gen_abstain]
+    x = np.concatenate([fit_nyt["x_in"], fit_wiki["x_in"], *(g["x_in"] for g in fit_gen),
+                        fit_nyt["x_out"], fit_wiki["x_out"], *(g["x_out"] for g in fit_gen)])
+    n_in = len(x) // 2
     y = np.concatenate([np.ones(n_in), np.zeros(n_in)])
     sw = np.tile(np.concatenate([np.full(len(fit_nyt["x_in"]), NYT_WEIGHT),
-                                 np.ones(len(fit_wiki["x_in"]))]), 2)
+                                 np.ones(len(fit_wiki["x_in"])),
+                                 *(np.full(len(g["x_in"]), args.gen_weight)
+                                   for g in fit_gen)]), 2)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 1e-6, scale, 1.0)
     xz = (x - mean) / scale
@@ -453,7 +503,10 @@ def main() -> None:
             "abstain_mean": r4(mean), "abstain_scale": r4(scale), "abstain_coef": r4(coef),
             "abstain_bias": round(bias, 6),
             "trained_on": {"wiki_articles": len(docs) - len(held),
-                           "wiki_questions": len(wiki_train), "nyt_questions": "800-1499"},
+                           "wiki_questions": len(wiki_train), "nyt_questions": "800-1499",
+                           "generated": {k: len(v) for k, v in generated.items()},
+                           "generated_weight": args.gen_weight if generated else 0.0,
+                           "generated_in_abstention": bool(gen_abstain)},
             "figures_at_threshold": THRESHOLD,
             "abstain_evidence": use,
             "operating_point": f"0.5 refuses {REFUSE_ANSWERABLE:.0%} of the answerable NYT "

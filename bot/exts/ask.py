@@ -33,7 +33,7 @@ from bot.log import get_logger
 from bot.markdown import plain
 from bot.questions import reads_as_question
 from bot.store import StoredAnswer
-from index import DateNotUnderstood, StateUnavailable
+from index import DateNotUnderstood, IndexUnreachable, StateUnavailable
 
 log = get_logger(__name__)
 
@@ -172,7 +172,7 @@ class Ask(commands.Cog):
         try:
             answer = await self.bot.answer(plain(question, names), guild_id, source, context,
                                            since=since, until=until)
-        except (NoIndex, DateNotUnderstood) as exc:
+        except (NoIndex, DateNotUnderstood, IndexUnreachable) as exc:
             return Reply(render.error_embed(render.escape(str(exc)) if isinstance(
                 exc, DateNotUnderstood) else str(exc)))
         answer_id = await asyncio.to_thread(

@@ -9,6 +9,7 @@ from discord.ext import commands
 from bot import render
 from bot.client import NO_MENTIONS, CiteBot, NoIndex
 from bot.log import get_logger
+from index import IndexUnreachable
 
 log = get_logger(__name__)
 
@@ -46,7 +47,7 @@ class Timelines(commands.Cog):
             story = await self.bot.timeline(topic, interaction.guild_id,
                                             quotes or self.bot.settings.timeline_quotes,
                                             since, until)
-        except NoIndex as exc:
+        except (NoIndex, IndexUnreachable) as exc:
             embed = render.error_embed(str(exc))
         else:
             embed = render.timeline_embed(story)

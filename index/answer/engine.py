@@ -339,8 +339,15 @@ class Index:
         """Rank a follow-up: its expanded text for BM25, its embedding plus the borrowed
         words' for the dense signals, the conversation's article as a prior; sentences
         already quoted are not quoted again (a follow-up asks for something new)."""
-        own, borrowed = self.encoder.encode([reading.question, reading.borrowed])
-        q = own + followup.BORROWED_WEIGHT * borrowed
+        last = reading.quoted[-1] if reading.quoted else None
+        texts = [reading.question, reading.borrowed]
+        if last is not None and followup.QUOTE_WEIGHT > 0:
+            texts.append(last.text)
+        with_quote = len(texts) == 3
+        vectors = self.encoder.encode(texts)
+        q = vectors[0] + followup.BORROWED_WEIGHT * vectors[1]
+        if with_quote:
+            q = q + followup.QUOTE_WEIGHT * vectors[2]
         q = (q / max(float(np.linalg.norm(q)), 1e-9)).astype(np.float32)
         prior = np.zeros(self.sentence_count, dtype=np.float32)
         wanted = set(reading.prior_doc_ids)
@@ -354,6 +361,13 @@ class Index:
                 for row in range(a.first_row, a.first_row + a.n_sentences):
                     r = self.rows[row]
                     fresh[row] = (a.doc_id, r.start, r.end) not in quoted
+                    if followup.NEAR_PRIOR > 0 and last is not None \
+                            and a.doc_id == last.doc_id and a.doc_id in wanted \
+                            and r.start == last.start:
+                        # the sentences near the last quote: what the asker just read
+                        span = np.arange(a.first_row, a.first_row + a.n_sentences)
+                        prior[span] += followup.NEAR_PRIOR * np.exp(
+                            -np.abs(span - row) / followup.NEAR_SCALE)
         allowed = fresh if allowed is None else allowed & fresh
         prior[~allowed] = 0.0
         return self.ranker.rank(reading.expanded, q, allowed, prior=prior)

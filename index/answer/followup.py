@@ -65,6 +65,14 @@ BORROWED_WEIGHT = 0.6
 #: fused-score bonus of the sentences of the article the conversation is about (fused
 #: scores of good answers run from about 4 to 15)
 ARTICLE_PRIOR = 3.0
+#: the previous turn as evidence: the last top quote's embedding joins the question's at
+#: this weight, and the sentences near it get a bonus NEAR_PRIOR * exp(-distance /
+#: NEAR_SCALE) (distance in sentences). Fitted on the generated training conversations
+#: (`training/fit_followup.py`): neither pays (quote weight 0.3: 105/170 against 109/170;
+#: near bonus 1.0: 111/170 but 53/74 held out against 54/74), so both stay 0 (no cost)
+QUOTE_WEIGHT = 0.0
+NEAR_PRIOR = 0.0
+NEAR_SCALE = 2.0
 
 
 @dataclass(frozen=True)

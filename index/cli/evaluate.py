@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from index.types import Answer, ProgressCallback, Source
 
 NYT_DOCS = "nyt_dev_documents.jsonl.gz"
 NYT_QUESTIONS = "nyt_dev_questions.jsonl.gz"
+DISTRACTOR_DOCS = "wiki_train_documents.jsonl.gz"
 SEED = "seed_dev.jsonl"
 
 
@@ -123,10 +125,22 @@ def nyt_questions(folder: Path) -> list[dict[str, object]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def distractor_documents(folder: Path) -> Path:
+    """The Wikipedia training articles (`../shared/train`, next to the eval folder), added
+    by `citebot-index eval --distractors` to the NYT index as articles no question asks
+    about."""
+    return folder.parent / "train" / DISTRACTOR_DOCS
+
+
 def nyt_index(settings: IndexSettings, folder: Path,
-              progress: ProgressCallback | None = None) -> Index:
-    """Index the NYT documents into `settings.data_dir` (incremental: fast when re-run)."""
-    build(settings, progress=progress, sources=[Source(folder / NYT_DOCS)])
+              progress: ProgressCallback | None = None,
+              distractors: Path | None = None) -> Index:
+    """Index the NYT documents (plus the articles of `distractors`, when given) into
+    `settings.data_dir` (incremental: fast when re-run)."""
+    sources = [Source(folder / NYT_DOCS)]
+    if distractors is not None:
+        sources.append(Source(distractors))
+    build(settings, progress=progress, sources=sources)
     return Index.open(settings)
 
 
@@ -267,6 +281,52 @@ def followup_results(index: Index, folder: Path
                                   answer.follow_up_of is not None,
                                   answer.citations[0].text if answer.citations else None))
     return first, second, alone
+
+
+@dataclass(frozen=True)
+class ConversationScores:
+    """Generated two-turn conversations (`training/generate_conversations.py`): turn 2
+    right (top citation overlaps its answer) in context, and asked alone."""
+
+    conversations: int
+    read_as_follow_up: int
+    correct_in_context: int
+    correct_alone: int
+    turn1_correct: int
+
+
+def conversation_index(settings: IndexSettings, folder: Path,
+                       progress: ProgressCallback | None = None) -> Index:
+    """The Wikipedia training articles (which the generated conversations ask about)."""
+    build(settings, progress=progress, sources=[Source(distractor_documents(folder))])
+    return Index.open(settings)
+
+
+def conversation_results(index: Index, path: Path, split: str = "held"
+                         ) -> ConversationScores:
+    """Each conversation of `split` in `path`: turn 1, then turn 2 in its context and
+    alone."""
+    def hit(answer: Answer, doc_id: str, turn: dict[str, Any]) -> bool:
+        if not answer.citations:
+            return False
+        c = answer.citations[0]
+        a0 = int(turn["answer_start"])
+        return c.doc_id == doc_id and c.start < a0 + len(str(turn["answer"])) and a0 < c.end
+
+    n = follow = right = alone = first = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line) if line.strip() else None
+        if item is None or item["split"] != split:
+            continue
+        t1, t2 = item["turns"][:2]
+        a1 = index.answer(t1["question"])
+        a2 = index.answer(t2["question"], context=(a1,))
+        n += 1
+        first += hit(a1, item["doc_id"], t1)
+        follow += a2.follow_up_of is not None
+        right += hit(a2, item["doc_id"], t2)
+        alone += hit(index.answer(t2["question"]), item["doc_id"], t2)
+    return ConversationScores(n, follow, right, alone, first)
 
 
 @dataclass(frozen=True)

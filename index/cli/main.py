@@ -301,14 +301,25 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 @click.option("--followups", is_flag=True,
               help="Also score the two-turn conversations of followups_dev.jsonl (indexes "
                    "the bundled article with the NYT documents).")
+@click.option("--distractors", is_flag=True,
+              help="Add the 48 Wikipedia training articles (../shared/train) to the NYT "
+                   "index as articles no question asks about (index: eval-nyt-distractors).")
+@click.option("--conversations", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also score generated two-turn conversations (a file written by "
+                   "training/generate_conversations.py) over the Wikipedia training "
+                   "articles (index: eval-wiki).")
+@click.option("--conversations-split", default="held", show_default=True,
+              type=click.Choice(["held", "train"]))
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
 def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: bool,
-                 leave_out: bool, followups: bool, as_json: bool) -> None:
+                 leave_out: bool, followups: bool, distractors: bool,
+                 conversations: Path | None, conversations_split: str,
+                 as_json: bool) -> None:
     """Score answer quality on the evaluation data (skipped cleanly when it is absent).
 
-    Indexes go to <data-dir>/eval-seed, <data-dir>/eval-nyt and <data-dir>/eval-followups
-    (reused when re-run).
+    Indexes go to <data-dir>/eval-seed, <data-dir>/eval-nyt (eval-nyt-distractors with
+    --distractors) and <data-dir>/eval-followups (reused when re-run).
     """
     from index.cli import evaluate
 
@@ -330,10 +341,15 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
             }
         elif seed:
             click.echo(f"seed: {folder / evaluate.SEED} not found, skipped", err=True)
+        extra = evaluate.distractor_documents(folder) if distractors else None
+        if extra is not None and not extra.is_file():
+            click.echo(f"nyt: {extra} not found, the distractors are skipped", err=True)
+            extra = None
         if nyt and (folder / evaluate.NYT_DOCS).is_file():
-            nyt_settings = evaluate.scratch_settings(settings, "eval-nyt")
+            nyt_settings = evaluate.scratch_settings(
+                settings, "eval-nyt" if extra is None else "eval-nyt-distractors")
             idx = evaluate.nyt_index(nyt_settings, folder, progress=ProgressBar(
-                sys.stderr.isatty()))
+                sys.stderr.isatty()), distractors=extra)
             questions = evaluate.nyt_questions(folder)[offset:]
             if limit:
                 questions = questions[:limit]
@@ -342,7 +358,7 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
             scores = evaluate.summarize(results, settings.abstain_threshold)
             figures["nyt"] = scores.to_json() | {
                 "offset": offset, "sentences": idx.sentence_count,
-                "articles": idx.article_count,
+                "articles": idx.article_count, "distractors": extra is not None,
                 "seconds_per_question": round((time.perf_counter() - started)
                                               / max(1, len(results)), 4),
             }
@@ -360,6 +376,20 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
         elif followups:
             click.echo(f"followups: {folder / evaluate.FOLLOWUPS} or the NYT documents not "
                        "found, skipped", err=True)
+        if conversations is not None:
+            if not conversations.is_file():
+                raise click.UsageError(f"{conversations} not found: write it with "
+                                       "`python training/generate_conversations.py`")
+            if evaluate.distractor_documents(folder).is_file():
+                idx = evaluate.conversation_index(
+                    evaluate.scratch_settings(settings, "eval-wiki"), folder,
+                    progress=ProgressBar(sys.stderr.isatty()))
+                figures["conversations"] = evaluate.conversation_results(
+                    idx, conversations, conversations_split).__dict__ | {
+                        "split": conversations_split}
+            else:
+                click.echo(f"conversations: {evaluate.distractor_documents(folder)} not "
+                           "found, skipped", err=True)
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -372,7 +402,8 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
     if "nyt" in figures:
         n = figures["nyt"]
         click.echo(f"NYT dev ({n['questions']} questions from #{offset}, {n['articles']} "
-                   f"articles, {n['sentences']} sentences, whole corpus): MRR {n['mrr']:.3f}  "
+                   f"articles{' with the Wikipedia distractors' if n['distractors'] else ''}"
+                   f", {n['sentences']} sentences, whole corpus): MRR {n['mrr']:.3f}  "
                    f"P@1 {n['p1']:.3f}  R@5 {n['r5']:.3f}")
         if n["auroc"] is not None:
             click.echo(f"abstention: AUROC {n['auroc']:.3f}; at threshold "
@@ -383,6 +414,13 @@ def eval_command(ctx: click.Context, limit: int, offset: int, seed: bool, nyt: b
                    f"the bold words {n['span_right']:.1%} (its first answer at its offsets "
                    f"{n['span_right_first']:.1%}); answer words shown for "
                    f"{n['span_shown']:.1%} of right top quotes")
+    if "conversations" in figures:
+        c = figures["conversations"]
+        n = max(1, c["conversations"])
+        click.echo(f"generated conversations ({c['split']}, {c['conversations']}): turn 2 right "
+                   f"in context {c['correct_in_context']} ({c['correct_in_context'] / n:.0%}), "
+                   f"asked alone {c['correct_alone']} ({c['correct_alone'] / n:.0%}); read as "
+                   f"follow-ups {c['read_as_follow_up']}; turn 1 right {c['turn1_correct']}")
     if "followups" in figures:
         f = figures["followups"]
         click.echo(f"followups_dev, turn 2 (index: bundled article + NYT dev documents; "

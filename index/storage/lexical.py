@@ -75,6 +75,9 @@ class Postings:
     @classmethod
     def build(cls, token_lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> Postings:
         """bm25s scores every (item, word) pair; its columns are re-keyed to `vocab`."""
+        if not token_lists:  # nothing at this level (bm25s cannot index an empty corpus)
+            return cls(np.zeros(len(vocab) + 1, dtype=np.int64), np.zeros(0, dtype=np.int32),
+                       np.zeros(0, dtype=np.float32), 0)
         retriever = _import_bm25s().BM25()
         # an empty token list breaks bm25s; a placeholder no query produces keeps rows aligned
         retriever.index([list(t) or ["\0"] for t in token_lists], show_progress=False)

@@ -37,6 +37,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
@@ -446,9 +447,20 @@ class MilvusVersion:
             except MilvusException as exc:
                 if "load()" not in str(exc) and "not loaded" not in str(exc):
                     raise
-                for collection in self.collections.values():
-                    self.client.load_collection(collection)
+                self._load()
                 return getattr(self.client, method)(*args, **kwargs)
+
+    def _load(self) -> None:
+        """Load the version's collections, and wait (up to 5 timeouts) until the server
+        says they are loaded: a busy restarted server may answer a load before it is done."""
+        from pymilvus.client.types import LoadState
+
+        deadline = time.monotonic() + 5 * self.settings.milvus_timeout
+        for collection in self.collections.values():
+            self.client.load_collection(collection)
+            while (self.client.get_load_state(collection)["state"] != LoadState.Loaded
+                   and time.monotonic() < deadline):
+                time.sleep(0.1)
 
     # --- per row evidence, remembered ----------------------------------------------------
     def fetch(self, rows: np.ndarray) -> None:

@@ -194,3 +194,15 @@ def test_changing_the_faiss_kind_rebuilds_an_unchanged_corpus(settings: IndexSet
     assert hasattr(faiss.downcast_index(index.index), "hnsw")
     opened = Index.open(replace(settings, faiss_index="hnsw"))
     assert opened.answer(QUESTION).citations[0].text.startswith("Jordan Bardella")
+
+
+def test_an_article_with_no_sentences_builds_and_the_index_says_it_does_not_know(
+        settings: IndexSettings, tmp_path: Path) -> None:
+    folder = tmp_path / "punctuation"
+    folder.mkdir()
+    (folder / "dashes.txt").write_text("—. ", encoding="utf-8")
+    only = replace(settings, data_dir=tmp_path / "data", sources=(folder,))
+    report = build(only)
+    assert report.articles == 1 and report.sentences == 0
+    answer = Index.open(only).answer("What happened?")
+    assert answer.abstained and not answer.citations
