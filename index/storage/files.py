@@ -17,8 +17,7 @@ import numpy as np
 from index.errors import IndexDamaged, IndexNotFound
 from index.settings import IndexSettings
 from index.storage import store, versions
-from index.storage.backend import top_items
-from index.storage.lexical import Lexicon, QueryTerms
+from index.storage.lexical import Found, Lexicon, QueryTerms
 from index.storage.store import FORMAT, MANIFEST
 from index.storage.vectors import StoredVectors, hnsw_ef_search
 
@@ -50,7 +49,16 @@ class FilesEvidence:
         self.lexicon = version.lexicon
         self.q = q
         self.terms: QueryTerms = self.lexicon.query(question)
-        self._bm25: dict[str, np.ndarray] = {}
+        self._found: dict[tuple[str, bytes], Found] = {}
+
+    def _find(self, level: str, items: np.ndarray) -> Found:
+        """The question's words among `items` (bm25 and coverage of the same items share
+        one search)."""
+        key = (level, np.asarray(items).tobytes())
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self.lexicon.find(level, self.terms, items)
+        return found
 
     def dense(self, kind: str, k: int, allowed: np.ndarray | None) -> np.ndarray:
         import faiss
@@ -69,15 +77,8 @@ class FilesEvidence:
         hits = found[0]
         return hits[hits >= 0]
 
-    def _scores(self, level: str) -> np.ndarray:
-        """BM25 of every item of `level` (computed once per question)."""
-        scores = self._bm25.get(level)
-        if scores is None:
-            scores = self._bm25[level] = self.lexicon.bm25_scores(level, self.terms)
-        return scores
-
     def top(self, level: str, k: int, allowed: np.ndarray | None) -> np.ndarray:
-        return top_items(self._scores(level), k, allowed)
+        return self.lexicon.top(level, self.terms, k, allowed)
 
     def prefetch(self, rows: np.ndarray, articles: np.ndarray) -> None:
         pass  # everything is mapped already
@@ -86,10 +87,13 @@ class FilesEvidence:
         return self.version.vectors[kind][rows]
 
     def bm25(self, level: str, items: np.ndarray) -> np.ndarray:
-        return self._scores(level)[items]
+        return self._find(level, items).bm25()
 
     def coverage(self, level: str, items: np.ndarray) -> np.ndarray:
-        return self.lexicon.coverage(level, self.terms, items)
+        terms = self.terms
+        if terms.empty or terms.total_idf <= 0:
+            return np.zeros(len(items), dtype=np.float32)
+        return self._find(level, items).coverage(terms)
 
     def names(self, level: str, items: np.ndarray) -> np.ndarray:
         terms = self.terms
@@ -97,10 +101,9 @@ class FilesEvidence:
             return np.ones(len(items), dtype=np.float32)
         if len(terms.name_ids) == 0:
             return np.zeros(len(items), dtype=np.float32)
-        postings = self.lexicon.postings[level]
         found = np.zeros(len(items), dtype=np.float32)
-        for word in terms.name_ids:
-            found += np.isin(items, postings.items[postings.of(int(word))])
+        for word in terms.name_ids.tolist():
+            found += self.lexicon.holds(level, word, items)
         return found / terms.name_count
 
     def pairs_found(self, question: str, groups: Sequence[np.ndarray]

@@ -181,6 +181,31 @@ class SentenceWords:
         return out
 
 
+@dataclass(frozen=True)
+class Found:
+    """Where the question's words are among some items: per word (in `QueryTerms.ids`
+    order), which items hold it (`held`) and its BM25 in each (`scores`, 0 where absent)."""
+
+    size: int
+    """How many items."""
+    held: list[np.ndarray]
+    scores: list[np.ndarray]
+
+    def bm25(self) -> np.ndarray:
+        """BM25 of the words together (summed in word order, as `bm25_scores` sums)."""
+        total = np.zeros(self.size, dtype=np.float32)
+        for value in self.scores:
+            total += value
+        return total
+
+    def coverage(self, terms: QueryTerms) -> np.ndarray:
+        """IDF-weighted share of the question's words held (see `Lexicon.coverage`)."""
+        found = np.zeros(self.size, dtype=np.float32)
+        for weight, hit in zip(terms.idf, self.held, strict=True):
+            found += weight * hit
+        return found / np.float32(terms.total_idf)
+
+
 @dataclass
 class QueryTerms:
     """The question's stemmed content words that occur in the corpus, with their weights."""
@@ -215,6 +240,7 @@ class Lexicon:
         #: the list the index was built with, kept with it (and answering needs no bm25s)
         self.stopwords = stopwords
         self.max_idf = float(idf.max()) if len(idf) else 1.0
+        self._bounds: dict[tuple[str, int], float] = {}  # (level, word): its highest BM25
 
     @classmethod
     def build(cls, sentence_tokens: Sequence[Sequence[str]],
@@ -300,22 +326,150 @@ class Lexicon:
             scores[postings.items[where]] += postings.bm25[where]
         return scores
 
+    def bm25(self, level: str, terms: QueryTerms, items: np.ndarray,
+             distinct: bool = False) -> np.ndarray:
+        """BM25 of the question's words in each of `items`: `bm25_scores(level,
+        terms)[items]`, the same float32 sums, read from the words' postings alone (with
+        `distinct`, `items` are sorted and unique)."""
+        return self.find(level, terms, items, distinct).bm25()
+
+    def find(self, level: str, terms: QueryTerms, items: np.ndarray,
+             distinct: bool = False) -> Found:
+        """Which of `items` hold each of the question's words, and its BM25 in each (with
+        `distinct`, `items` are sorted and unique)."""
+        postings = self.postings[level]
+        items = np.asarray(items)
+        if not distinct and len(items) > 1:
+            # search in row order: neighbouring lookups touch neighbouring postings pages
+            unique, back = np.unique(items, return_inverse=True)
+            found = self.find(level, terms, unique, distinct=True)
+            return Found(len(items), [h[back] for h in found.held],
+                         [v[back] for v in found.scores])
+        items = items.astype(postings.items.dtype, copy=False)
+        held, scores = [], []
+        for word in terms.ids.tolist():
+            where = postings.of(word)
+            hit, at = self._holders(postings.items[where], items)
+            value = np.zeros(len(items), dtype=np.float32)
+            value[hit] = postings.bm25[where][at[hit]]
+            held.append(hit)
+            scores.append(value)
+        return Found(len(items), held, scores)
+
+    @staticmethod
+    def _holders(held: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hit, at): which of `items` (sorted, unique) occur in `held` (sorted), and
+        where: `held[at[i]] == items[i]` where `hit[i]`. Binary search on whichever of the
+        two lists is shorter."""
+        hit = np.zeros(len(items), dtype=bool)
+        at = np.zeros(len(items), dtype=np.int64)
+        if len(held) == 0 or len(items) == 0:
+            return hit, at
+        if len(held) < len(items):
+            where = np.minimum(np.searchsorted(items, held), len(items) - 1)
+            match = items[where] == held
+            hit[where[match]] = True
+            at[where[match]] = np.flatnonzero(match)
+        else:
+            at = np.minimum(np.searchsorted(held, items), len(held) - 1)
+            hit = held[at] == items
+        return hit, at
+
+    def holds(self, level: str, word: int, items: np.ndarray) -> np.ndarray:
+        """Which of `items` (any order) hold vocabulary word `word`."""
+        postings = self.postings[level]
+        held = postings.items[postings.of(word)]
+        if len(held) == 0:
+            return np.zeros(len(items), dtype=bool)
+        items = np.asarray(items).astype(held.dtype, copy=False)
+        at = np.minimum(np.searchsorted(held, items), len(held) - 1)
+        return np.asarray(held[at] == items)
+
+    def _upper(self, level: str, word: int) -> float:
+        """The highest BM25 `word` has in any item of `level` (remembered)."""
+        bound = self._bounds.get((level, word))
+        if bound is None:
+            postings = self.postings[level]
+            scores = postings.bm25[postings.of(word)]
+            bound = self._bounds[(level, word)] = float(scores.max()) if len(scores) else 0.0
+        return bound
+
+    def top(self, level: str, terms: QueryTerms, k: int,
+            allowed: np.ndarray | None = None) -> np.ndarray:
+        """The (up to) `k` items of `level` with the highest BM25 above 0 (and `allowed`;
+        of those tied at the k-th score, the first), in no order: those of `bm25_scores`,
+        without scoring every item.
+
+        The exact scores of the items holding the question's rarest words give a floor
+        under the k-th best score; a word whose postings are skipped must then be one of
+        the commonest, whose highest scores together stay under that floor, so an item
+        holding only such words cannot be among the best k (the MaxScore bound)."""
+        postings = self.postings[level]
+        words = [int(w) for w in terms.ids if postings.starts[w + 1] > postings.starts[w]]
+        if k <= 0 or not words:
+            return np.zeros(0, dtype=np.int64)
+
+        def held(chosen: Sequence[int]) -> np.ndarray:
+            parts = [postings.items[postings.of(w)] for w in chosen]
+            if sum(len(p) for p in parts) > postings.size // 8:
+                mask = np.zeros(postings.size, dtype=bool)
+                for p in parts:
+                    mask[p] = True
+                found = np.flatnonzero(mask).astype(postings.items.dtype)
+            else:
+                found = np.unique(np.concatenate(parts))
+            return found if allowed is None else found[allowed[found]]
+
+        def best(items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+            keep = scores > 0
+            items, scores = items[keep], scores[keep]
+            if len(items) > k:  # of the items tied at the k-th score, the first ones
+                kth = np.partition(scores, len(items) - k)[len(items) - k]
+                above = items[scores > kth]
+                items = np.concatenate([above, items[scores == kth][:k - len(above)]])
+            return items.astype(np.int64)
+
+        # a floor: the k-th best exact score among the items of the shortest postings
+        by_length = sorted(words, key=lambda w: int(postings.starts[w + 1] - postings.starts[w]))
+        seeds = np.zeros(0, dtype=postings.items.dtype)
+        for used in range(1, len(by_length) + 1):
+            seeds = held(by_length[:used])
+            if len(seeds) >= k:
+                break
+        seed_scores = self.bm25(level, terms, seeds, distinct=True)
+        if len(seeds) < k:  # fewer than k items hold any of the words: all of them
+            return best(seeds, seed_scores)
+        floor = float(np.partition(seed_scores, len(seeds) - k)[len(seeds) - k])
+        # skip the commonest words while their bounds together (`rest`) stay under the
+        # floor (with a margin for float32 rounding): an item holding no other word
+        # cannot be among the best k
+        by_bound = sorted(words, key=lambda w: self._upper(level, w))
+        rest, skipped = 0.0, 0
+        while skipped < len(by_bound) - 1 and \
+                (rest + self._upper(level, by_bound[skipped])) * (1 + 1e-5) < floor:
+            rest += self._upper(level, by_bound[skipped])
+            skipped += 1
+        # the other words' part of each score, scattered over their postings alone
+        partial = np.zeros(postings.size, dtype=np.float32)
+        for word in by_bound[skipped:]:
+            where = postings.of(word)
+            partial[postings.items[where]] += postings.bm25[where]
+        items = held(by_bound[skipped:])
+        part = partial[items]
+        # k items score at least their part: a second floor, often higher
+        if len(items) >= k:
+            floor = max(floor, float(np.partition(part, len(items) - k)[len(items) - k]))
+        # an item reaches the floor only if its part is within `rest` of it
+        items = items[part >= floor - rest - 1e-4 * max(floor, 1.0)]
+        return best(items, self.bm25(level, terms, items, distinct=True))
+
     def coverage(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
         """IDF-weighted share of the question's content words present in each of `rows`."""
         if terms.empty or terms.total_idf <= 0:
             return np.zeros(len(rows), dtype=np.float32)
-        postings = self.postings[level]
-        rows = np.asarray(rows)
-        found = np.zeros(len(rows), dtype=np.float32)
-        for word, weight in zip(terms.ids, terms.idf, strict=True):
-            # binary search of `rows` in the word's sorted items: the cost follows the rows
-            # asked about, not the corpus
-            items = postings.items[postings.of(int(word))]
-            if len(items) == 0:
-                continue
-            at = np.minimum(np.searchsorted(items, rows), len(items) - 1)
-            found += weight * (items[at] == rows)
-        return found / np.float32(terms.total_idf)
+        # binary search of `rows` in each word's sorted items: the cost follows the rows
+        # asked about, not the corpus
+        return self.find(level, terms, np.asarray(rows)).coverage(terms)
 
     def name_coverage(self, level: str, terms: QueryTerms, row: int) -> float:
         """Share of the question's capitalised words present in item `row` at `level`
