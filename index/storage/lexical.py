@@ -454,13 +454,27 @@ class Lexicon:
         for word in by_bound[skipped:]:
             where = postings.of(word)
             partial[postings.items[where]] += postings.bm25[where]
-        items = held(by_bound[skipped:])
-        part = partial[items]
-        # k items score at least their part: a second floor, often higher
-        if len(items) >= k:
-            floor = max(floor, float(np.partition(part, len(items) - k)[len(items) - k]))
+        margin = 1e-4 * max(floor, 1.0)  # float32 sums in another order
         # an item reaches the floor only if its part is within `rest` of it
-        items = items[part >= floor - rest - 1e-4 * max(floor, 1.0)]
+        items = np.flatnonzero(partial >= max(floor - rest - margin, 1e-30))
+        if allowed is not None:
+            items = items[allowed[items]]
+        items = items.astype(postings.items.dtype)
+        part = partial[items]
+        # the skipped words one by one, the most weighty first: each one's share of the
+        # remaining items is exact, `rest` shrinks, and k items scoring at least their
+        # part so far raise the floor
+        for word in [*reversed(by_bound[:skipped]), None]:
+            if len(items) >= k:
+                floor = max(floor, float(np.partition(part, len(items) - k)[len(items) - k]))
+            keep = part >= floor - rest - margin
+            items, part = items[keep], part[keep]
+            if word is None or len(items) <= k:
+                break
+            where = postings.of(word)
+            hit, at = self._holders(postings.items[where], items)
+            part[hit] += postings.bm25[where][at[hit]]
+            rest -= self._upper(level, word)
         return best(items, self.bm25(level, terms, items, distinct=True))
 
     def coverage(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
