@@ -109,11 +109,12 @@ def _code_key() -> str:
     h = hashlib.sha256()
     # the names and word-pair evidence moved into the storage backend (files.py)
     for part in (answer_types, lexical, files, rank.Ranker.candidates, rank.Ranker.features,
-                 rank.Ranker._bigrams, rank.Ranker._pairs, rank.Ranker.__init__):
+                 rank.Ranker._bigrams, rank.Ranker._pairs, rank.Ranker.__init__,
+                 rank.reference_sample):
         h.update(inspect.getsource(part).encode())
     h.update(repr((rank.RANK_FEATURES, rank.DENSE_CANDIDATES,
                    rank.LEXICAL_CANDIDATES, rank.TOP_ARTICLES,
-                   rank.ARTICLE_ROWS_CAP, rank.SAMPLE_ROWS, KEEP)).encode())
+                   rank.ARTICLE_ROWS_CAP, rank.SAMPLE_ROWS, rank.SAMPLE_BY_ARTICLE, KEEP)).encode())
     return h.hexdigest()[:16]
 
 
@@ -364,12 +365,13 @@ def main() -> None:
                         help="weight of a generated question (a Wikipedia question is 1)")
     parser.add_argument("--gen-abstain", action="store_true",
                         help="also add generated questions to the abstention fit")
-    parser.add_argument("--distractors", type=float, default=0.0,
+    parser.add_argument("--distractors", type=float, default=None,
                         help="weight of each fit question asked again over the mixed index "
                              "(the NYT dev articles with the Wikipedia training articles, "
                              "each set the other's distractors: <data-dir>/"
                              "eval-nyt-distractors, the index of `eval --distractors`), "
-                             "against 1 for the question over its own collection; 0: not")
+                             "against 1 for the question over its own collection (0: only "
+                             "the figures over the mixed index are reported)")
     parser.add_argument("--distractors-abstain", action="store_true",
                         help="with --distractors, also add the mixed-index questions to the "
                              "abstention fit")
@@ -419,11 +421,12 @@ def main() -> None:
             gen_abstain.append((where, qs[::step], vecs[::step], f"gen-{kind}-{len(qs)}",
                                 args.gen_weight))
     mixed = None
-    if args.distractors > 0:
+    if args.distractors is not None:
         print("indexing the NYT dev and Wikipedia training articles together", flush=True)
         mixed = open_index(args.data_dir / "eval-nyt-distractors",
                            eval_folder / evaluate.NYT_DOCS,
                            evaluate.distractor_documents(eval_folder))
+    if mixed is not None and args.distractors > 0:
         mixed_wiki = extract(mixed, wiki_train, wv(wiki_train), args.cache, "mixed-wiki-train")
         mixed_nyt = extract(mixed, fit_nyt_q, nyt_vecs[list(NYT_FIT)], args.cache,
                             "mixed-nyt-fit")
@@ -457,7 +460,7 @@ def main() -> None:
                     "nyt-fit")
     fit_wiki = asked(wiki, wiki_abstain, wv(wiki_abstain), placeholder, args.cache,
                      "wiki-fit")
-    if mixed is not None and args.distractors_abstain:
+    if mixed is not None and args.distractors > 0 and args.distractors_abstain:
         gen_abstain += [(mixed, fit_nyt_q, nyt_vecs[list(NYT_FIT)], "mixed-nyt-fit",
                          args.distractors * NYT_WEIGHT),
                         (mixed, wiki_abstain, wv(wiki_abstain), "mixed-wiki-fit",
@@ -544,8 +547,8 @@ def main() -> None:
                            "generated_weight": args.gen_weight if generated else 0.0,
                            "generated_in_abstention": any(
                                name.startswith("gen-") for *_, name, _ in gen_abstain),
-                           "distractors_weight": args.distractors,
-                           "distractors_in_abstention": mixed is not None
+                           "distractors_weight": args.distractors or 0.0,
+                           "distractors_in_abstention": bool(args.distractors)
                            and args.distractors_abstain},
             "figures_at_threshold": THRESHOLD,
             "abstain_evidence": use,
