@@ -84,9 +84,9 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def open_index(data_dir: Path, docs: Path) -> Index:
+def open_index(data_dir: Path, *docs: Path) -> Index:
     settings = index_settings(data_dir=data_dir)
-    build(settings, sources=[Source(docs)])
+    build(settings, sources=[Source(d) for d in docs])
     return Index.open(settings)
 
 
@@ -104,16 +104,17 @@ def _code_key() -> str:
     import inspect
 
     from index.answer import answer_types
-    from index.storage import lexical
+    from index.storage import files, lexical
 
     h = hashlib.sha256()
-    for part in (answer_types, lexical, rank.Ranker.candidates, rank.Ranker.features,
-                 rank.Ranker._bigrams, rank.Ranker._pairs, rank.Ranker._names,
-                 rank.Ranker.__init__):
+    # the names and word-pair evidence moved into the storage backend (files.py)
+    for part in (answer_types, lexical, files, rank.Ranker.candidates, rank.Ranker.features,
+                 rank.Ranker._bigrams, rank.Ranker._pairs, rank.Ranker.__init__,
+                 rank.reference_sample):
         h.update(inspect.getsource(part).encode())
     h.update(repr((rank.RANK_FEATURES, rank.DENSE_CANDIDATES,
                    rank.LEXICAL_CANDIDATES, rank.TOP_ARTICLES,
-                   rank.ARTICLE_ROWS_CAP, rank.SAMPLE_ROWS, KEEP)).encode())
+                   rank.ARTICLE_ROWS_CAP, rank.SAMPLE_ROWS, rank.SAMPLE_BY_ARTICLE, KEEP)).encode())
     return h.hexdigest()[:16]
 
 
@@ -364,6 +365,16 @@ def main() -> None:
                         help="weight of a generated question (a Wikipedia question is 1)")
     parser.add_argument("--gen-abstain", action="store_true",
                         help="also add generated questions to the abstention fit")
+    parser.add_argument("--distractors", type=float, default=None,
+                        help="weight of each fit question asked again over the mixed index "
+                             "(the NYT dev articles with the Wikipedia training articles, "
+                             "each set the other's distractors: <data-dir>/"
+                             "eval-nyt-distractors, the index of `eval --distractors`), "
+                             "against 1 for the question over its own collection (0: only "
+                             "the figures over the mixed index are reported)")
+    parser.add_argument("--distractors-abstain", action="store_true",
+                        help="with --distractors, also add the mixed-index questions to the "
+                             "abstention fit")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     from threadpoolctl import threadpool_limits
@@ -396,7 +407,8 @@ def main() -> None:
     data = data_wiki + data_nyt
     qweights = np.array([1.0] * len(data_wiki) + [NYT_WEIGHT] * len(data_nyt))
     generated = generated_questions(args.generated, args.kinds, held, args.per_kind)
-    gen_abstain: list[tuple[Index, list[dict[str, Any]], np.ndarray, str]] = []
+    # more questions for the abstention fit: (index, questions, vectors, cache name, weight)
+    gen_abstain: list[tuple[Index, list[dict[str, Any]], np.ndarray, str, float]] = []
     for kind, qs in generated.items():
         where = nyt if kind.startswith("nyt-") else wiki
         vecs = question_vectors(where, qs, args.cache, f"gen-{kind}")
@@ -406,7 +418,21 @@ def main() -> None:
         qweights = np.concatenate([qweights, np.full(len(part), args.gen_weight)])
         if args.gen_abstain:
             step = max(1, len(qs) // GEN_ABSTAIN)
-            gen_abstain.append((where, qs[::step], vecs[::step], f"gen-{kind}-{len(qs)}"))
+            gen_abstain.append((where, qs[::step], vecs[::step], f"gen-{kind}-{len(qs)}",
+                                args.gen_weight))
+    mixed = None
+    if args.distractors is not None:
+        print("indexing the NYT dev and Wikipedia training articles together", flush=True)
+        mixed = open_index(args.data_dir / "eval-nyt-distractors",
+                           eval_folder / evaluate.NYT_DOCS,
+                           evaluate.distractor_documents(eval_folder))
+    if mixed is not None and args.distractors > 0:
+        mixed_wiki = extract(mixed, wiki_train, wv(wiki_train), args.cache, "mixed-wiki-train")
+        mixed_nyt = extract(mixed, fit_nyt_q, nyt_vecs[list(NYT_FIT)], args.cache,
+                            "mixed-nyt-fit")
+        data += mixed_wiki + mixed_nyt
+        qweights = np.concatenate([qweights, np.full(len(mixed_wiki), args.distractors),
+                                   np.full(len(mixed_nyt), args.distractors * NYT_WEIGHT)])
     weights = fit_ranker(data, qweights)
     # ranking ignores the scale of the scores, but the follow-up prior and the citation
     # margin are added to / compared with them: scale to the round-1 fused score's spread
@@ -434,16 +460,22 @@ def main() -> None:
                     "nyt-fit")
     fit_wiki = asked(wiki, wiki_abstain, wv(wiki_abstain), placeholder, args.cache,
                      "wiki-fit")
+    if mixed is not None and args.distractors > 0 and args.distractors_abstain:
+        gen_abstain += [(mixed, fit_nyt_q, nyt_vecs[list(NYT_FIT)], "mixed-nyt-fit",
+                         args.distractors * NYT_WEIGHT),
+                        (mixed, wiki_abstain, wv(wiki_abstain), "mixed-wiki-fit",
+                         args.distractors)]
     fit_gen = [asked(where, qs, vecs, placeholder, args.cache, name)
-               for where, qs, vecs, name in gen_abstain]
+               for where, qs, vecs, name, _ in gen_abstain]
     x = np.concatenate([fit_nyt["x_in"], fit_wiki["x_in"], *(g["x_in"] for g in fit_gen),
                         fit_nyt["x_out"], fit_wiki["x_out"], *(g["x_out"] for g in fit_gen)])
     n_in = len(x) // 2
     y = np.concatenate([np.ones(n_in), np.zeros(n_in)])
     sw = np.tile(np.concatenate([np.full(len(fit_nyt["x_in"]), NYT_WEIGHT),
                                  np.ones(len(fit_wiki["x_in"])),
-                                 *(np.full(len(g["x_in"]), args.gen_weight)
-                                   for g in fit_gen)]), 2)
+                                 *(np.full(len(g["x_in"]), part[-1])
+                                   for g, part in zip(fit_gen, gen_abstain, strict=True))]),
+                 2)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 1e-6, scale, 1.0)
     xz = (x - mean) / scale
@@ -486,6 +518,13 @@ def main() -> None:
         "nyt_report_0_799": figures(rep_nyt, model, THRESHOLD),
         "wiki_held_out": figures(rep_wiki, model, THRESHOLD),
     }
+    if mixed is not None:  # the same questions with the other collection as distractors
+        report["nyt_report_0_799_distractors"] = figures(asked(
+            mixed, [nyt_q[i] for i in NYT_REPORT], nyt_vecs[list(NYT_REPORT)], placeholder,
+            args.cache, "mixed-nyt-report"), model, THRESHOLD)
+        report["wiki_held_out_distractors"] = figures(asked(
+            mixed, wiki_held, wv(wiki_held), placeholder, args.cache, "mixed-wiki-held"),
+            model, THRESHOLD)
     for name, fig in report.items():
         print(f"  {name}: {json.dumps(fig)}", flush=True)
     conf_in = np.array([model.confidence(v) for v in fit_nyt["x_in"]])
@@ -506,7 +545,11 @@ def main() -> None:
                            "wiki_questions": len(wiki_train), "nyt_questions": "800-1499",
                            "generated": {k: len(v) for k, v in generated.items()},
                            "generated_weight": args.gen_weight if generated else 0.0,
-                           "generated_in_abstention": bool(gen_abstain)},
+                           "generated_in_abstention": any(
+                               name.startswith("gen-") for *_, name, _ in gen_abstain),
+                           "distractors_weight": args.distractors or 0.0,
+                           "distractors_in_abstention": bool(args.distractors)
+                           and args.distractors_abstain},
             "figures_at_threshold": THRESHOLD,
             "abstain_evidence": use,
             "operating_point": f"0.5 refuses {REFUSE_ANSWERABLE:.0%} of the answerable NYT "
