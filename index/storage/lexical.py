@@ -464,7 +464,8 @@ class Lexicon:
         # the skipped words one by one, the most weighty first: each one's share of the
         # remaining items is exact, `rest` shrinks, and k items scoring at least their
         # part so far raise the floor
-        for word in [*reversed(by_bound[:skipped]), None]:
+        order: list[int | None] = [*reversed(by_bound[:skipped]), None]
+        for word in order:
             if len(items) >= k:
                 floor = max(floor, float(np.partition(part, len(items) - k)[len(items) - k]))
             keep = part >= floor - rest - margin
