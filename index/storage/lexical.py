@@ -465,17 +465,17 @@ class Lexicon:
         # remaining items is exact, `rest` shrinks, and k items scoring at least their
         # part so far raise the floor
         order: list[int | None] = [*reversed(by_bound[:skipped]), None]
-        for word in order:
+        for added in order:
             if len(items) >= k:
                 floor = max(floor, float(np.partition(part, len(items) - k)[len(items) - k]))
             keep = part >= floor - rest - margin
             items, part = items[keep], part[keep]
-            if word is None or len(items) <= k:
+            if added is None or len(items) <= k:
                 break
-            where = postings.of(word)
+            where = postings.of(added)
             hit, at = self._holders(postings.items[where], items)
             part[hit] += postings.bm25[where][at[hit]]
-            rest -= self._upper(level, word)
+            rest -= self._upper(level, added)
         return best(items, self.bm25(level, terms, items, distinct=True))
 
     def coverage(self, level: str, terms: QueryTerms, rows: np.ndarray) -> np.ndarray:
