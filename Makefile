@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:  make run   |   make test
 # Both create .venv on first use. torch is installed first from the local CPU build
-# (a plain install of sentence-transformers would pull a multi-GB CUDA torch).
+# (a plain install of sentence-transformers would pull a multi-GB CUDA torch). The other
+# packages at the versions of constraints.txt, those the quality figures were measured with.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,10 +10,10 @@ STAMP := $(VENV)/.installed-citebot
 
 .PHONY: run test setup lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
