@@ -17,6 +17,7 @@ import numpy as np
 from index.errors import IndexDamaged, IndexNotFound
 from index.settings import IndexSettings
 from index.storage import store, versions
+from index.storage.backend import top_items
 from index.storage.lexical import Found, Lexicon, QueryTerms
 from index.storage.store import FORMAT, MANIFEST
 from index.storage.vectors import StoredVectors, hnsw_ef_search
@@ -41,6 +42,12 @@ def check_format(where: object, manifest: dict[str, object]) -> None:
                            "`citebot-index build` to rebuild it (articles are read again)")
 
 
+#: below this many items at a level, BM25 is scored for every item once per question (a
+#: scatter over the question's postings, cheaper than `Lexicon.top`'s bounds and searches
+#: there); above, the top items are found without scoring every one (see `Lexicon.top`)
+SCORE_EVERY_ITEM_BELOW = 200_000
+
+
 class FilesEvidence:
     """A question's evidence from the postings and the FAISS indexes of a version."""
 
@@ -50,6 +57,16 @@ class FilesEvidence:
         self.q = q
         self.terms: QueryTerms = self.lexicon.query(question)
         self._found: dict[tuple[str, bytes], Found] = {}
+        self._scores: dict[str, np.ndarray] = {}
+
+    def _every(self, level: str) -> np.ndarray | None:
+        """BM25 of every item of `level` (once per question) on a small level; else None."""
+        if self.lexicon.postings[level].size >= SCORE_EVERY_ITEM_BELOW:
+            return None
+        scores = self._scores.get(level)
+        if scores is None:
+            scores = self._scores[level] = self.lexicon.bm25_scores(level, self.terms)
+        return scores
 
     def _find(self, level: str, items: np.ndarray) -> Found:
         """The question's words among `items` (bm25 and coverage of the same items share
@@ -78,6 +95,9 @@ class FilesEvidence:
         return hits[hits >= 0]
 
     def top(self, level: str, k: int, allowed: np.ndarray | None) -> np.ndarray:
+        every = self._every(level)
+        if every is not None:
+            return top_items(every, k, allowed)
         return self.lexicon.top(level, self.terms, k, allowed)
 
     def prefetch(self, rows: np.ndarray, articles: np.ndarray) -> None:
@@ -87,6 +107,9 @@ class FilesEvidence:
         return self.version.vectors[kind][rows]
 
     def bm25(self, level: str, items: np.ndarray) -> np.ndarray:
+        every = self._every(level)
+        if every is not None:
+            return every[items]
         return self._find(level, items).bm25()
 
     def coverage(self, level: str, items: np.ndarray) -> np.ndarray:

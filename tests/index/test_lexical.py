@@ -131,3 +131,19 @@ def test_coverage_and_names_of_some_items_follow_their_words() -> None:
         np.testing.assert_allclose(lex.coverage("context", terms, rows), expected, rtol=1e-5)
         for column, word in enumerate(terms.ids.tolist()):
             np.testing.assert_array_equal(lex.holds("context", word, rows), present[:, column])
+
+
+def test_answers_are_the_same_whichever_way_the_word_candidates_are_found(  # type: ignore[no-untyped-def]
+        bot_index, monkeypatch) -> None:
+    # a small index scores every item; a large one finds its best items by the bounds
+    from index.storage import files
+    from tests.index.test_sentence_words import QUESTIONS
+
+    def quotes() -> list[list[tuple[str, float]]]:
+        return [[(c.text, round(c.score, 4)) for c in bot_index.answer(q).citations]
+                for q in QUESTIONS]
+
+    every_item = quotes()
+    monkeypatch.setattr(files, "SCORE_EVERY_ITEM_BELOW", 0)
+    assert quotes() == every_item
+    assert any(every_item)
