@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", default="dev,latency,follow,outage")
     parser.add_argument("--sentences", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--dev-questions", type=int, default=0, help="0: all 800")
+    parser.add_argument("--dev-questions", type=int, default=0, help="0: all of the dev split")
     parser.add_argument("--outage", type=float, default=30.0)
     args = parser.parse_args(argv)
     from tests.servers import MilvusServer, milvus_available

@@ -248,7 +248,6 @@ class _PgTx:
 _pools: dict[tuple[str, str], Any] = {}
 _pools_lock = threading.Lock()
 _migrated: set[tuple[str, str, int]] = set()
-#: the pools (keys) whose server could not be reached last time: tried directly until it can
 #: DSNs (pool keys) whose server could not be reached: (when to try again, why). In between,
 #: calls fail at once with that reason: a server that does not answer at all (a network
 #: partition) would otherwise cost every call the whole `CONNECT_TIMEOUT`

@@ -114,7 +114,7 @@ def _code_key() -> str:
         h.update(inspect.getsource(part).encode())
     h.update(repr((rank.RANK_FEATURES, rank.DENSE_CANDIDATES,
                    rank.LEXICAL_CANDIDATES, rank.TOP_ARTICLES,
-                   rank.ARTICLE_ROWS_CAP, rank.SAMPLE_ROWS, rank.SAMPLE_BY_ARTICLE, KEEP)).encode())
+                   rank.ARTICLE_ROWS_CAP, rank.SAMPLE_ROWS, "sample by article", KEEP)).encode())
     return h.hexdigest()[:16]
 
 

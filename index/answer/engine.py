@@ -340,19 +340,19 @@ class Index:
         words' for the dense signals, the conversation's article as a prior; sentences
         already quoted are not quoted again (a follow-up asks for something new)."""
         last = reading.quoted[-1] if reading.quoted else None
-        texts = [reading.question, reading.borrowed]
-        if last is not None and followup.QUOTE_WEIGHT > 0:
-            texts.append(last.text)
-        with_quote = len(texts) == 3
-        vectors = self.encoder.encode(texts)
+        quote = [last.text] if last is not None and followup.QUOTE_WEIGHT > 0 else []
+        vectors = self.encoder.encode([reading.question, reading.borrowed, *quote])
         q = vectors[0] + followup.BORROWED_WEIGHT * vectors[1]
-        if with_quote:
+        if quote:
             q = q + followup.QUOTE_WEIGHT * vectors[2]
         q = (q / max(float(np.linalg.norm(q)), 1e-9)).astype(np.float32)
         prior = np.zeros(self.sentence_count, dtype=np.float32)
         wanted = set(reading.prior_doc_ids)
         quoted = {(c.doc_id, c.start, c.end) for c in reading.quoted}
         quoted_docs = {c.doc_id for c in reading.quoted}
+        # the last quote, when the sentences near it get a bonus
+        near = last if followup.NEAR_PRIOR > 0 and last is not None \
+            and last.doc_id in wanted else None
         fresh = np.ones(self.sentence_count, dtype=bool)
         for a in self.articles:
             if a.doc_id in wanted:
@@ -361,9 +361,7 @@ class Index:
                 for row in range(a.first_row, a.first_row + a.n_sentences):
                     r = self.rows[row]
                     fresh[row] = (a.doc_id, r.start, r.end) not in quoted
-                    if followup.NEAR_PRIOR > 0 and last is not None \
-                            and a.doc_id == last.doc_id and a.doc_id in wanted \
-                            and r.start == last.start:
+                    if near is not None and a.doc_id == near.doc_id and r.start == near.start:
                         # the sentences near the last quote: what the asker just read
                         span = np.arange(a.first_row, a.first_row + a.n_sentences)
                         prior[span] += followup.NEAR_PRIOR * np.exp(

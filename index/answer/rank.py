@@ -112,7 +112,6 @@ LEXICAL_CANDIDATES = 100
 TOP_ARTICLES = 3
 ARTICLE_ROWS_CAP = 400
 SAMPLE_ROWS = 1024
-SAMPLE_BY_ARTICLE = True
 
 
 @dataclass(frozen=True)
@@ -148,14 +147,12 @@ def reference_sample(row_article: np.ndarray, article_rows: np.ndarray) -> np.nd
     article as likely as any other rather than each sentence: a few long articles
     (Wikipedia's 160 sentences against a news story's 16) do not set the scale alone."""
     n = len(row_article)
-    if SAMPLE_BY_ARTICLE and n:
-        weight = 1.0 / article_rows[row_article]
-        # weighted sampling without replacement: the smallest exponential keys / weight
-        keys = np.random.default_rng(0).exponential(size=n) / weight
-        return np.sort(np.argpartition(keys, min(n, SAMPLE_ROWS) - 1)[:SAMPLE_ROWS])
-    rng = np.random.default_rng(0)
-    return np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False)) \
-        if n else np.zeros(0, dtype=np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    # weighted sampling without replacement: the smallest exponential keys / weight, the
+    # weight of a row 1 / its article's length
+    keys = np.random.default_rng(0).exponential(size=n) * article_rows[row_article]
+    return np.sort(np.argpartition(keys, min(n, SAMPLE_ROWS) - 1)[:SAMPLE_ROWS])
 
 
 def sigmoid(x: float) -> float:

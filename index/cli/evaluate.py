@@ -200,6 +200,8 @@ class SeedResult:
     correct: bool
     abstained: bool
     top: str | None
+    quoted: bool = False
+    """Whether a gold sentence is among the quotes shown (top or runner-up)."""
 
 
 def seed_results(index: Index, folder: Path) -> list[SeedResult]:
@@ -212,8 +214,9 @@ def seed_results(index: Index, folder: Path) -> list[SeedResult]:
         gold = {_norm(g) for g in item["gold"]}
         top = answer.citations[0].text if answer.citations else None
         correct = top is not None and _norm(top) in gold if item["answerable"] else answer.abstained
+        quoted = any(_norm(c.text) in gold for c in answer.citations)
         out.append(SeedResult(item["id"], item["question"], bool(item["answerable"]), correct,
-                              answer.abstained, top))
+                              answer.abstained, top, quoted))
     return out
 
 
